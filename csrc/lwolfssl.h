@@ -1,0 +1,131 @@
+/* Internal declarations shared by the C files of wolfssl.core. Nothing here is exported:
+ * the build uses -fvisibility=hidden and only luaopen_wolfssl_core is public. */
+#ifndef LWOLFSSL_H
+#define LWOLFSSL_H
+
+#include <stddef.h>
+#include <wolfssl/options.h> /* must precede ssl.h: it carries OPENSSL_EXTRA etc. */
+#include <wolfssl/ssl.h>
+
+#include "compat.h"
+
+#define LW_CONTEXT "wolfssl.Context"
+#define LW_CONN "wolfssl.Connection"
+#define LW_CERT "wolfssl.Certificate"
+#define LW_SESSION "wolfssl.Session"
+
+enum { ROLE_CLIENT = 0, ROLE_SERVER = 1 };
+enum { DIR_RECEIVED = 0, DIR_SENT = 1 };
+
+/* A growable byte buffer; bytes live in p[off .. len). */
+typedef struct Buf {
+  unsigned char *p;
+  size_t off, len, cap;
+} Buf;
+
+int buf_append(Buf *b, const void *data, size_t n);
+size_t buf_size(const Buf *b);
+void buf_consume(Buf *b, size_t n);
+void buf_free(Buf *b);
+
+typedef struct Context {
+  WOLFSSL_CTX *ctx;
+  int role;
+  int verify;       /* VERIFY_* below */
+  int has_cert;     /* a certificate is loaded (check_private_key needs one) */
+} Context;
+
+enum { VERIFY_NONE = 0, VERIFY_PEER = 1, VERIFY_REQUIRED = 2 };
+
+/* Connection flags */
+#define CONN_DONE 0x01     /* handshake completed */
+#define CONN_EOF 0x02      /* the transport reached end of input (feed_eof / recv 0) */
+#define CONN_PAUSED 0x04   /* a callback returned wolfssl.PAUSE */
+#define CONN_TIMEDOUT 0x08 /* the fd transport's poll timed out */
+
+typedef struct Conn {
+  WOLFSSL *ssl;      /* NULL once closed */
+  lua_State *L;      /* state of the Lua call now driving wolfSSL, else NULL */
+  int role;
+  int fd;            /* -1: memory transport */
+  int flags;
+  int timeout_ms;    /* fd transport: -1 = block, 0 = never wait, else ms per call */
+  long deadline_ms;  /* when the current call's timeout runs out */
+  int io_errno;      /* errno of the last failed recv/send */
+  Buf in;            /* bytes from the peer not yet given to wolfSSL */
+  Buf out;           /* bytes for the peer not yet taken (memory transport) */
+  int write_len;     /* length of a write that returned wantwrite: wolfSSL needs it again */
+  char *cb_error;    /* message of a callback that failed during this call */
+  char *failed_msg;  /* a fatal error is latched: later calls repeat it */
+  const char *failed_code;
+  /* peer verification, written by verify.c */
+  char *host;        /* name the client checks the peer certificate against */
+  int host_is_ip;    /* 0, or 4 / 16: host is an IP literal, parsed into host_ip */
+  unsigned char host_ip[16];
+  int verify_err;    /* first error that made verification fail (0 = none) */
+  int verify_depth;
+  char *verify_subject;
+  int verify_seen;   /* the verify callback ran with a certificate */
+} Conn;
+
+/* core.c */
+void lw_registry_table(lua_State *L, const char *name, const char *mode);
+
+/* context.c */
+void context_open(lua_State *L);
+Context *context_check(lua_State *L, int i);
+int context_new(lua_State *L);
+
+/* conn.c */
+void conn_open(lua_State *L);
+int conn_new(lua_State *L); /* ctx:new_connection([fd]) */
+Conn *conn_check(lua_State *L, int i);
+Conn *conn_check_open(lua_State *L, int i); /* NULL if closed: I/O then returns "closed" */
+Conn *conn_from_ssl(WOLFSSL *ssl);
+int conn_push(lua_State *L, Conn *c); /* pushes the userdata of c; 0 if gone */
+int conn_recv_fd(Conn *c, char *buf, int sz); /* recv() with the binding's wait rules */
+extern const luaL_Reg conn_info_methods[]; /* conninfo.c */
+
+/* x509.c */
+void x509_open(lua_State *L);
+/* Push a Certificate that owns its own copy of x (x is not consumed). */
+int x509_push_copy(lua_State *L, WOLFSSL_X509 *x);
+int x509_push_der(lua_State *L, const unsigned char *der, int n); /* nil if bad */
+WOLFSSL_X509 *x509_check(lua_State *L, int i);
+/* One-line RFC 4514 subject of x into buf ("CN=a,O=b"). */
+void x509_subject_line(WOLFSSL_X509 *x, char *buf, size_t len);
+extern const luaL_Reg x509_functions[];
+
+/* verify.c */
+int verify_callback(int preverify, WOLFSSL_X509_STORE_CTX *store);
+int verify_set_host(Conn *c, const char *name, size_t len);
+void verify_reset(Conn *c);
+
+/* callbacks.c: the only place that calls Lua from wolfSSL callbacks */
+int bridge_pcall(lua_State *L, int nargs, int nres, char **err);
+int bridge_handler(lua_State *L, Conn *c, const char *name);
+int bridge_is_pause(lua_State *L, int i);
+int bridge_password_cb(char *buf, int size, int rwflag, void *userdata);
+
+typedef struct PasswordArg {
+  lua_State *L;
+  int fn;            /* stack index of a password function, or 0 */
+  const char *pw;    /* or a password string */
+  size_t pwlen;
+  char *err;         /* the function failed: its message */
+  int called;
+} PasswordArg;
+
+/* errors.c */
+int lw_error(lua_State *L, const char *code, const char *fmt, ...);
+int conn_error(lua_State *L, Conn *c, int rc, const char *what);
+const char *alert_name(int code);
+int verify_normalize(int err); /* wolfSSL codes -> X509_V_ERR numbers */
+const char *verify_error_name(int err);
+const char *verify_error_text(int err);
+extern const luaL_Reg errors_functions[];
+
+char *lw_strdup(const char *s);
+void lw_free_str(char **s);
+
+#endif
