@@ -339,8 +339,10 @@ function Context:connection(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("bad argument #1 to 'connection' (table expected)", 2) end
   check_names(opts, connection_options, "connection option", 2)
-  if opts.fd ~= nil and math.type and math.type(opts.fd) ~= "integer" then error("bad option 'fd': expected an integer", 2) end
-  if opts.fd ~= nil and type(opts.fd) ~= "number" then error("bad option 'fd': expected an integer", 2) end
+  -- LuaSocket's getfd() gives a float under Lua 5.3+: any integral number will do
+  if opts.fd ~= nil and (type(opts.fd) ~= "number" or opts.fd % 1 ~= 0 or opts.fd < 0) then
+    error("bad option 'fd': expected a file descriptor number", 2)
+  end
   if opts.server_name ~= nil and type(opts.server_name) ~= "string" then error("bad option 'server_name': expected a string", 2) end
   local s = settings[self]
   local conn = self:new_connection(opts.fd)

@@ -17,7 +17,7 @@ local M = { dir = tmp.dir, password = "secret" }
 local q = tmp.quote
 local function p(name) return tmp.path(name) end
 M.path = p
-function M.read(name) return assert(tmp.read(p(name)), "no such test file " .. name) end
+function M.read(name) return (assert(tmp.read(p(name)), "no such test file " .. name)) end
 
 local function ext_file(name, lines)
   return tmp.write(name .. ".ext", table.concat(lines, "\n") .. "\n")

@@ -26,7 +26,7 @@ function M.spawn(cmd, opts)
   local input = "/dev/null"
   if opts.input then input = tmp.write(("peer%d.in"):format(counter), opts.input) end
   -- `exec` so the PID we get is the program itself, not a shell around it
-  local line = ("sh -c %s & echo $!"):format(q(("exec %s <%s >%s 2>&1"):format(cmd, q(input), q(log))))
+  local line = (tmp.env .. "sh -c %s & echo $!"):format(q(("exec %s <%s >%s 2>&1"):format(cmd, q(input), q(log))))
   local p = io.popen(line)
   local pid = tonumber(p:read("*l"))
   p:close()
@@ -61,8 +61,8 @@ function M.output(proc) return tmp.read(proc.log) or "" end
 function M.stop(proc)
   if not proc or not running[proc.pid] then return end
   running[proc.pid] = nil
-  os.execute("kill " .. proc.pid .. " 2>/dev/null")
-  if not M.wait(proc, 3) then os.execute("kill -9 " .. proc.pid .. " 2>/dev/null") end
+  os.execute(tmp.env .. "kill " .. proc.pid .. " 2>/dev/null")
+  if not M.wait(proc, 3) then os.execute(tmp.env .. "kill -9 " .. proc.pid .. " 2>/dev/null") end
   -- reap: the shell that started it exited at once; the program is reparented to init
 end
 

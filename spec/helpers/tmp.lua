@@ -5,13 +5,17 @@ local M = {}
 local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 M.quote = sh_quote
 
-local p = io.popen("mktemp -d /tmp/lua-wolfssl-spec.XXXXXX")
+-- Child processes must not inherit the sanitizer runtime `make asan` preloads into the
+-- interpreter: their own leaks are not ours, and LeakSanitizer would abort them.
+M.env = "env -u LD_PRELOAD -u ASAN_OPTIONS -u LSAN_OPTIONS -u UBSAN_OPTIONS "
+
+local p = io.popen(M.env .. "mktemp -d /tmp/lua-wolfssl-spec.XXXXXX")
 M.dir = p:read("*l")
 p:close()
 assert(M.dir and M.dir:find("^/tmp/lua%-wolfssl%-spec%."), "mktemp failed")
 
 -- remove the directory when the state is collected (newproxy for Lua 5.1/LuaJIT)
-local function cleanup() os.execute("rm -rf " .. sh_quote(M.dir)) end
+local function cleanup() os.execute(M.env .. "rm -rf " .. sh_quote(M.dir)) end
 if newproxy then
   M._sentinel = newproxy(true)
   getmetatable(M._sentinel).__gc = cleanup
@@ -40,7 +44,7 @@ end
 -- Run a shell command; returns its combined output, or raises with it on failure.
 function M.run(cmd)
   local out = M.path("run.out")
-  local ok = os.execute(cmd .. " >" .. sh_quote(out) .. " 2>&1")
+  local ok = os.execute(M.env .. "sh -c " .. sh_quote(cmd) .. " >" .. sh_quote(out) .. " 2>&1")
   local text = M.read(out) or ""
   if ok ~= true and ok ~= 0 then error("command failed: " .. cmd .. "\n" .. text, 2) end
   return text
