@@ -10,8 +10,9 @@ else
   LUA_PC ?= lua$(LUA)
   LUA_ABI := $(LUA)
 endif
-LUA_INCDIR ?= $(shell pkg-config --variable=includedir $(LUA_PC) 2>/dev/null)
-LUA_CFLAGS ?= $(shell pkg-config --cflags $(LUA_PC) 2>/dev/null)
+# LuaRocks passes LUA_INCDIR; otherwise pkg-config knows where Debian put the headers.
+LUA_INCDIR ?=
+LUA_CFLAGS ?= $(if $(LUA_INCDIR),-I$(LUA_INCDIR),$(shell pkg-config --cflags $(LUA_PC) 2>/dev/null))
 WOLFSSL_INCDIR ?= /usr/include
 WOLFSSL_LIBDIR ?=
 
@@ -28,14 +29,15 @@ BUILD ?= build/$(LUA)
 CORE = $(BUILD)/wolfssl/core.so
 
 PREFIX ?= /usr/local
-LUADIR = $(PREFIX)/share/lua/$(LUA_ABI)
-CMODDIR = $(PREFIX)/lib/lua/$(LUA_ABI)
+LUADIR ?= $(PREFIX)/share/lua/$(LUA_ABI)
+CMODDIR ?= $(PREFIX)/lib/lua/$(LUA_ABI)
 
 # The tests run against this tree: Lua modules from lua/, the core from $(BUILD).
-TEST_ENV = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/?.lua;;" \
+TEST_ENV = LW_LUA=$(LUA_BIN) LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/?.lua;;" \
   LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;"
 BUSTED ?= busted
 BUSTED_ARGS ?=
+SPEC ?= spec
 
 ASAN_LIB = $(shell $(CC) -print-file-name=libasan.so)
 ASAN_ENV = LD_PRELOAD=$(ASAN_LIB) \
@@ -48,12 +50,12 @@ ASAN_ENV = LD_PRELOAD=$(ASAN_LIB) \
 all: $(CORE)
 
 $(CORE): $(SRC) $(HDR) Makefile
-	@test -n "$(LUA_CFLAGS)$(LUA_INCDIR)" || { echo "no Lua $(LUA) headers: run 'make setup'"; exit 1; }
+	@test -n "$(LUA_CFLAGS)" || { echo "no Lua $(LUA) headers: run 'make setup'"; exit 1; }
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -shared -o $@ $(SRC) $(LIBS)
 
 test: $(CORE)
-	$(TEST_ENV) $(BUSTED) --lua=$(LUA_BIN) $(BUSTED_ARGS) spec
+	$(TEST_ENV) $(BUSTED) --lua=$(LUA_BIN) $(BUSTED_ARGS) $(SPEC)
 
 # The whole suite against a core built with AddressSanitizer + UBSan. The interpreter is
 # not instrumented, so the ASan runtime is preloaded.
@@ -64,7 +66,7 @@ asan:
 	$(ASAN_ENV) WOLFSSL_SPEC_ASAN=1 $(MAKE) --no-print-directory BUILD=build/asan-$(LUA) test-only
 
 test-only:
-	$(TEST_ENV) $(BUSTED) --lua=$(LUA_BIN) $(BUSTED_ARGS) spec
+	$(TEST_ENV) $(BUSTED) --lua=$(LUA_BIN) $(BUSTED_ARGS) $(SPEC)
 
 install: $(CORE)
 	install -d $(DESTDIR)$(LUADIR)/wolfssl $(DESTDIR)$(CMODDIR)/wolfssl
@@ -74,6 +76,7 @@ install: $(CORE)
 # Every Debian package the build, the tests and the demo need.
 setup:
 	sh .ci/deps.sh
+	@echo "setup done: now 'make demo' and 'make test'"
 
 demo: $(CORE)
 	$(TEST_ENV) $(LUA_BIN) examples/demo.lua

@@ -6,14 +6,18 @@
 #include <lauxlib.h>
 
 #if LUA_VERSION_NUM < 502
-/* 5.1 and LuaJIT: no luaL_setfuncs, uservalues are environment tables. */
+/* 5.1 and LuaJIT: uservalues are environment tables. LuaJIT 2.1 already has the
+ * 5.2 auxiliary functions (its lauxlib.h defines luaL_newlibtable); PUC 5.1 does not. */
 #define lua_rawlen(L, i) lua_objlen(L, (i))
+#ifndef luaL_newlibtable
+#define LW_NEED_AUX 1
 #define luaL_newlibtable(L, l) lua_createtable(L, 0, sizeof(l) / sizeof((l)[0]) - 1)
 #define luaL_newlib(L, l) (luaL_newlibtable(L, l), luaL_setfuncs(L, l, 0))
 void lw_setfuncs(lua_State *L, const luaL_Reg *l, int nup);
 #define luaL_setfuncs lw_setfuncs
 void *lw_testudata(lua_State *L, int i, const char *tname);
 #define luaL_testudata lw_testudata
+#endif
 #define lua_getuservalue(L, i) lua_getfenv(L, (i))
 #define lua_setuservalue(L, i) lua_setfenv(L, (i))
 #define lua_rawgetp(L, t, p) \

@@ -6,7 +6,7 @@
 
 #include "lwolfssl.h"
 
-#if LUA_VERSION_NUM < 502
+#ifdef LW_NEED_AUX
 void lw_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
   luaL_checkstack(L, nup + 1, "too many upvalues");
   for (; l->name; l++) {

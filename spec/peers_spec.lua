@@ -16,6 +16,7 @@ end
 -- Connect, handshake, send a line, read the reversed line back, close.
 local function talk(ctx, port, transport, line)
   local sock = assert(socket.connect("127.0.0.1", port))
+  finally(function() sock:close() end)
   local conn, ok, err, code, reply
   if transport == "fd" then
     conn = assert(ctx:connection({ server_name = "localhost", fd = sock:getfd() }))
@@ -46,11 +47,13 @@ local function talk(ctx, port, transport, line)
 end
 
 describe("a lua-wolfssl client against openssl s_server", function()
+  -- one server per test: s_server serves one connection at a time, so a test that
+  -- failed half way must not stall the next one
   local server
-  setup(function()
+  before_each(function()
     server = peer.s_server({ cert = certs.path("ec.pem"), key = certs.path("ec.key"), args = "-rev" })
   end)
-  teardown(function() peer.stop(server) end)
+  after_each(function() peer.stop(server) end)
 
   for version, name in pairs(VERSIONS) do
     for _, transport in ipairs({ "memory", "fd" }) do
@@ -69,6 +72,7 @@ describe("a lua-wolfssl client against openssl s_server", function()
 
   it("handshakes over a non-blocking fd, returning wantread/wantwrite to a select() loop", function()
     local sock = assert(socket.connect("127.0.0.1", server.port))
+    finally(function() sock:close() end)
     local conn = assert(client_ctx("tls1.3"):connection({ server_name = "localhost", fd = sock:getfd() }))
     conn:settimeout(0)
     local waits, deadline = 0, socket.gettime() + 5
@@ -97,6 +101,7 @@ describe("a lua-wolfssl client against openssl s_server", function()
 
   it("times out a blocking fd read after settimeout(t) with code 'timeout'", function()
     local sock = assert(socket.connect("127.0.0.1", server.port))
+    finally(function() sock:close() end)
     local conn = assert(client_ctx("tls1.3"):connection({ server_name = "localhost", fd = sock:getfd() }))
     conn:settimeout(5)
     assert.is_true(conn:handshake())
@@ -122,9 +127,11 @@ describe("a lua-wolfssl server against openssl s_client", function()
           input = "hello from s_client\n",
           args = ("-CAfile %s -verify_return_error -servername localhost -ign_eof"):format(certs.path("ca.pem")),
         })
+        finally(function() peer.stop(client) end)
         listener:settimeout(5)
         local sock = assert(listener:accept())
         listener:close()
+        finally(function() sock:close() end)
         local conn, line
         if transport == "fd" then
           conn = assert(ctx:connection({ fd = sock:getfd() }))

@@ -80,14 +80,15 @@ end)
 
 describe("certificate verification against openssl s_server", function()
   local server
-  setup(function()
+  before_each(function()
     server = peer.s_server({ cert = certs.path("untrusted.pem"), key = certs.path("untrusted.key"), args = "-rev" })
   end)
-  teardown(function() peer.stop(server) end)
+  after_each(function() peer.stop(server) end)
 
   for _, transport in ipairs({ "memory", "fd" }) do
     it("reports verify_failed for an untrusted server (" .. transport .. ")", function()
       local sock = assert(socket.connect("127.0.0.1", server.port))
+      finally(function() sock:close() end)
       local conn = assert(client_ctx():connection({ server_name = "localhost",
         fd = transport == "fd" and sock:getfd() or nil }))
       local ok, err, code

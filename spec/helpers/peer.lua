@@ -19,6 +19,8 @@ local counter = 0
 
 -- Start `cmd` (a shell command line) in the background. stdin comes from opts.input
 -- (a string) or /dev/null; stdout+stderr go to a log file. Returns a process handle.
+-- opts.lua: the command is a Lua interpreter loading this binding, so under `make asan`
+-- it keeps the sanitizer runtime (without the leak check its own children would trip).
 function M.spawn(cmd, opts)
   opts = opts or {}
   counter = counter + 1
@@ -26,7 +28,11 @@ function M.spawn(cmd, opts)
   local input = "/dev/null"
   if opts.input then input = tmp.write(("peer%d.in"):format(counter), opts.input) end
   -- `exec` so the PID we get is the program itself, not a shell around it
-  local line = (tmp.env .. "sh -c %s & echo $!"):format(q(("exec %s <%s >%s 2>&1"):format(cmd, q(input), q(log))))
+  local env = tmp.env
+  if opts.lua then
+    env = os.getenv("LD_PRELOAD") and "env ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 " or ""
+  end
+  local line = (env .. "sh -c %s & echo $!"):format(q(("exec %s <%s >%s 2>&1"):format(cmd, q(input), q(log))))
   local p = io.popen(line)
   local pid = tonumber(p:read("*l"))
   p:close()

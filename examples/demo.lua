@@ -1,0 +1,106 @@
+-- demo.lua: what `make demo` runs.
+--
+-- Makes a throwaway CA and a certificate for localhost, starts examples/echo_server.lua
+-- with it, connects a client that verifies the server against that CA, echoes a line,
+-- prints the handshake summary, and stops the server.
+local socket = require "socket"
+local wolfssl = require "wolfssl"
+
+local lua = arg[-1] or "lua5.4"
+local here = (arg[0]:match("^(.*)/[^/]*$") or ".")
+
+local function sh(cmd)
+  local ok = os.execute(cmd .. " >/dev/null 2>&1")
+  if ok ~= true and ok ~= 0 then error("failed: " .. cmd) end
+end
+
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return "" end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local p = io.popen("mktemp -d /tmp/lua-wolfssl-demo.XXXXXX")
+local dir = p:read("*l")
+p:close()
+local function path(n) return dir .. "/" .. n end
+
+print("lua-wolfssl demo (" .. wolfssl._VERSION .. ", wolfSSL " .. wolfssl.wolfssl_version .. ", " .. _VERSION .. ")")
+
+-- 1. a throwaway PKI: a CA, and a server certificate for localhost issued by it
+sh(("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj '/CN=demo CA'"
+  .. " -keyout %s -out %s"):format(path("ca.key"), path("ca.pem")))
+sh(("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost -keyout %s -out %s")
+  :format(path("server.key"), path("server.csr")))
+local f = assert(io.open(path("ext"), "w"))
+f:write("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+f:close()
+sh(("openssl x509 -req -in %s -CA %s -CAkey %s -CAcreateserial -days 1 -extfile %s -out %s")
+  :format(path("server.csr"), path("ca.pem"), path("ca.key"), path("ext"), path("server.pem")))
+print("  made a throwaway CA and a certificate for localhost in " .. dir)
+
+-- 2. the echo server, in its own process
+local log = path("server.log")
+local pp = io.popen(("sh -c 'exec %s %s/echo_server.lua %s %s 0 --once >%s 2>&1' & echo $!")
+  :format(lua, here, path("server.pem"), path("server.key"), log))
+local pid = tonumber(pp:read("*l"))
+pp:close()
+local port
+local deadline = socket.gettime() + 10
+repeat
+  port = read(log):match("listening on 127%.0%.0%.1:(%d+)")
+  if not port then socket.sleep(0.05) end
+until port or socket.gettime() > deadline
+local function stop() os.execute("kill " .. pid .. " 2>/dev/null") end
+if not port then
+  stop()
+  error("the echo server did not start:\n" .. read(log))
+end
+print(("  started examples/echo_server.lua (pid %d) on 127.0.0.1:%s"):format(pid, port))
+
+-- 3. a client that trusts only the throwaway CA and checks the name "localhost"
+local ctx = assert(wolfssl.context({ role = "client", ca = path("ca.pem") }))
+local tcp = assert(socket.connect("127.0.0.1", tonumber(port)))
+local conn = assert(ctx:connection({ server_name = "localhost", fd = tcp:getfd() }))
+conn:settimeout(10)
+local ok, err, code = conn:handshake()
+if not ok then
+  stop()
+  error(("handshake failed: %s (%s)"):format(err, code))
+end
+local message = "hello, TLS"
+conn:write(message)
+local echoed = ""
+while #echoed < #message do
+  local data, rerr = conn:read()
+  if not data then stop(); error("read failed: " .. rerr) end
+  echoed = echoed .. data
+end
+
+local info = conn:info()
+local cert = conn:peer_certificate()
+print("handshake summary")
+print("  version   " .. info.version)
+print("  cipher    " .. info.cipher)
+print("  group     " .. tostring(info.group))
+print("  peer      " .. tostring(cert:subject()))
+print("  issuer    " .. tostring(cert:issuer()))
+print("  verified  " .. tostring(info.verified))
+print(("  sent %q, echoed %q"):format(message, echoed))
+conn:shutdown()
+conn:close()
+tcp:close()
+
+-- 4. done: the server exits after one client (--once); make sure it has
+deadline = socket.gettime() + 5
+local function alive() -- running and not a zombie
+  local st = read("/proc/" .. pid .. "/stat"):match("^%d+ %b() (%a)")
+  return st ~= nil and st ~= "Z"
+end
+while socket.gettime() < deadline and alive() do socket.sleep(0.05) end
+stop()
+os.execute("rm -rf " .. dir)
+print("  stopped the echo server")
+if echoed ~= message then os.exit(1) end
