@@ -476,6 +476,58 @@ static int conn_handler(lua_State *L) {
   return 1;
 }
 
+/* use_context(ctx): a server connection switches to another context's certificate, key
+ * and verify policy (before or during the handshake, e.g. chosen by SNI); the Lua
+ * handlers then come from that context too. */
+static int conn_use_context(lua_State *L) {
+  Conn *c = conn_check(L, 1);
+  Context *x = context_check(L, 2);
+  if (x->role != c->role) return luaL_argerror(L, 2, "context has the wrong role");
+  if (wolfSSL_set_SSL_CTX(c->ssl, x->ctx) == NULL) return luaL_error(L, "cannot switch context");
+  if (x->verify != VERIFY_NONE) {
+    int mode = WOLFSSL_VERIFY_PEER;
+    if (x->verify == VERIFY_REQUIRED && x->role == ROLE_SERVER) mode |= WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    wolfSSL_set_verify(c->ssl, mode, verify_callback);
+  } else {
+    wolfSSL_set_verify(c->ssl, WOLFSSL_VERIFY_NONE, NULL);
+  }
+  LW_GETUV(L, 1);
+  lua_pushvalue(L, 2);
+  lua_setfield(L, -2, "context");
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* use_certificate_raw(chain, "pem"|"der", key, "pem"|"der" [, password]): this
+ * connection's own certificate chain and key, checked against each other. A key loaded
+ * into a WOLFSSL cannot be read back (wolfSSL_get_privatekey gives NULL), so the pair is
+ * loaded and checked in a scratch CTX first and the checked key installed from there. */
+static int conn_use_certificate_raw(lua_State *L) {
+  Conn *c = conn_check(L, 1);
+  size_t n;
+  const char *chain = luaL_checklstring(L, 2, &n);
+  int fmt = context_format(L, 3), rc;
+  WOLFSSL_CTX *tmp = wolfSSL_CTX_new(wolfSSLv23_server_method());
+  if (tmp == NULL) return luaL_error(L, "out of memory");
+  rc = wolfSSL_CTX_use_certificate_chain_buffer_format(tmp, (const unsigned char *)chain, (long)n, fmt);
+  if (rc != WOLFSSL_SUCCESS) {
+    wolfSSL_CTX_free(tmp);
+    return context_fail(L, "cannot load certificate: %s", rc);
+  }
+  rc = key_load(L, tmp, 4, context_format(L, 5), 6, 1);
+  if (rc) {
+    wolfSSL_CTX_free(tmp);
+    return rc;
+  }
+  rc = wolfSSL_use_certificate_chain_buffer_format(c->ssl, (const unsigned char *)chain, (long)n, fmt) ==
+           WOLFSSL_SUCCESS &&
+       wolfSSL_use_PrivateKey(c->ssl, wolfSSL_CTX_get0_privatekey(tmp)) == WOLFSSL_SUCCESS;
+  wolfSSL_CTX_free(tmp);
+  if (!rc) return context_fail(L, "cannot install the certificate on the connection", 0);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 static int conn_role(lua_State *L) {
   Conn *c = luaL_checkudata(L, 1, LW_CONN);
   lua_pushstring(L, c->role == ROLE_CLIENT ? "client" : "server");
@@ -504,6 +556,8 @@ static const luaL_Reg conn_methods[] = {
   {"set_alpn", conn_set_alpn},
   {"set_handler", conn_set_handler},
   {"handler", conn_handler},
+  {"use_context", conn_use_context},
+  {"use_certificate_raw", conn_use_certificate_raw},
   {"role", conn_role},
   {"is_closed", conn_is_closed},
   {NULL, NULL}

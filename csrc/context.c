@@ -7,7 +7,7 @@
 #include <wolfssl/openssl/ecdsa.h>
 #include <wolfssl/openssl/evp.h>
 
-static int context_fail(lua_State *L, const char *fmt, int code) {
+int context_fail(lua_State *L, const char *fmt, int code) {
   char buf[128];
   lua_pushnil(L);
   if (code < 0) {
@@ -25,7 +25,7 @@ Context *context_check(lua_State *L, int i) {
   return x;
 }
 
-static int context_format(lua_State *L, int i) {
+int context_format(lua_State *L, int i) {
   static const char *const names[] = {"pem", "der", NULL};
   return luaL_checkoption(L, i, "pem", names) == 0 ? WOLFSSL_FILETYPE_PEM : WOLFSSL_FILETYPE_ASN1;
 }
@@ -102,16 +102,14 @@ static int context_use_certificate(lua_State *L) {
 /* wolfSSL_CTX_check_private_key catches an RSA mismatch and a wrong key type, but
  * accepts any EC key of the certificate's curve (measured on 5.5.4). For EC keys prove
  * possession instead: sign with the loaded key, verify with the certificate's key. */
-static int context_key_matches(WOLFSSL_CTX *ctx) {
-  WOLFSSL_EVP_PKEY *priv, *pub;
+static int key_possessed(WOLFSSL_EVP_PKEY *priv, WOLFSSL_X509 *cert) {
+  WOLFSSL_EVP_PKEY *pub;
   WOLFSSL_EC_KEY *pe = NULL, *ue = NULL;
   WOLFSSL_ECDSA_SIG *sig = NULL;
   static const unsigned char digest[32] = "lua-wolfssl key possession test";
   int ok;
-  if (wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS) return 0;
-  priv = wolfSSL_CTX_get0_privatekey(ctx);
   if (priv == NULL || wolfSSL_EVP_PKEY_id(priv) != EVP_PKEY_EC) return 1;
-  pub = wolfSSL_X509_get_pubkey(wolfSSL_CTX_get0_certificate(ctx));
+  pub = cert ? wolfSSL_X509_get_pubkey(cert) : NULL;
   ok = pub && (pe = wolfSSL_EVP_PKEY_get1_EC_KEY(priv)) && (ue = wolfSSL_EVP_PKEY_get1_EC_KEY(pub)) &&
        (sig = wolfSSL_ECDSA_do_sign(digest, sizeof digest, pe)) &&
        wolfSSL_ECDSA_do_verify(digest, sizeof digest, sig, ue) == 1;
@@ -122,26 +120,31 @@ static int context_key_matches(WOLFSSL_CTX *ctx) {
   return ok;
 }
 
-/* use_key(bytes, "pem"|"der", [password string | function]).
- * wolfSSL loads a traditional encrypted PEM key "successfully" with a wrong password and
- * accepts a key that does not match the certificate (wolfssl-notes.md item 11), so the
- * pair is always checked here, at load time, not in the first handshake. */
-static int context_use_key(lua_State *L) {
-  Context *x = context_check(L, 1);
+static int key_matches(WOLFSSL_CTX *ctx) {
+  return wolfSSL_CTX_check_private_key(ctx) == WOLFSSL_SUCCESS &&
+         key_possessed(wolfSSL_CTX_get0_privatekey(ctx), wolfSSL_CTX_get0_certificate(ctx));
+}
+
+/* Load the key at stack index `data` (format `fmt`, password string or function at `pw`,
+ * 0 for none) into ctx, and check it against the certificate already loaded there (if
+ * `check`). wolfSSL loads a traditional encrypted
+ * PEM key "successfully" with a wrong password and accepts a key that does not match
+ * the certificate (wolfssl-notes.md item 11), so the pair is always checked here, at
+ * load time, not in the first handshake. 0 on success, else nil, message pushed (2). */
+int key_load(lua_State *L, WOLFSSL_CTX *ctx, int data, int fmt, int pw, int check) {
   size_t n;
-  const char *data = luaL_checklstring(L, 2, &n);
-  int fmt = context_format(L, 3);
+  const char *bytes = luaL_checklstring(L, data, &n);
   PasswordArg pa;
   int rc;
   memset(&pa, 0, sizeof pa);
   pa.L = L;
-  if (lua_isfunction(L, 4)) pa.fn = 4;
-  else if (!lua_isnoneornil(L, 4)) pa.pw = luaL_checklstring(L, 4, &pa.pwlen);
-  wolfSSL_CTX_set_default_passwd_cb(x->ctx, bridge_password_cb);
-  wolfSSL_CTX_set_default_passwd_cb_userdata(x->ctx, &pa);
-  rc = wolfSSL_CTX_use_PrivateKey_buffer(x->ctx, (const unsigned char *)data, (long)n, fmt);
-  wolfSSL_CTX_set_default_passwd_cb(x->ctx, NULL);
-  wolfSSL_CTX_set_default_passwd_cb_userdata(x->ctx, NULL);
+  if (pw && lua_isfunction(L, pw)) pa.fn = pw;
+  else if (pw && !lua_isnoneornil(L, pw)) pa.pw = luaL_checklstring(L, pw, &pa.pwlen);
+  wolfSSL_CTX_set_default_passwd_cb(ctx, bridge_password_cb);
+  wolfSSL_CTX_set_default_passwd_cb_userdata(ctx, &pa);
+  rc = wolfSSL_CTX_use_PrivateKey_buffer(ctx, (const unsigned char *)bytes, (long)n, fmt);
+  wolfSSL_CTX_set_default_passwd_cb(ctx, NULL);
+  wolfSSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
   if (pa.err) {
     lua_pushnil(L);
     lua_pushfstring(L, "password callback failed: %s", pa.err);
@@ -149,17 +152,24 @@ static int context_use_key(lua_State *L) {
     return 2;
   }
   if (rc != WOLFSSL_SUCCESS) {
-    if (pa.called || rc == -176 /* no password given for an encrypted key */)
-      return context_fail(L, pa.called ? "cannot decrypt private key: wrong password?"
-                                       : "private key is encrypted and no password was given",
-                          0);
+    if (pa.called) return context_fail(L, "cannot decrypt private key: wrong password?", 0);
+    if (memmem(bytes, n, "ENCRYPTED", 9))
+      return context_fail(L, "private key is encrypted and no password was given", 0);
     return context_fail(L, "cannot load private key: %s", rc);
   }
-  if (x->has_cert && !context_key_matches(x->ctx))
+  if (check && !key_matches(ctx))
     return context_fail(L, pa.called ? "private key does not match the certificate "
                                        "(or the password is wrong)"
                                      : "private key does not match the certificate",
                         0);
+  return 0;
+}
+
+/* use_key(bytes, "pem"|"der", [password string | function]) */
+static int context_use_key(lua_State *L) {
+  Context *x = context_check(L, 1);
+  int r = key_load(L, x->ctx, 2, context_format(L, 3), 4, x->has_cert);
+  if (r) return r;
   lua_pushboolean(L, 1);
   return 1;
 }

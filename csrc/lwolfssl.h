@@ -74,6 +74,9 @@ void lw_registry_table(lua_State *L, const char *name, const char *mode);
 /* context.c */
 void context_open(lua_State *L);
 Context *context_check(lua_State *L, int i);
+int context_format(lua_State *L, int i);  /* "pem" | "der" argument -> WOLFSSL_FILETYPE_* */
+int context_fail(lua_State *L, const char *fmt, int code); /* nil, message (code: wolfSSL err) */
+int key_load(lua_State *L, WOLFSSL_CTX *ctx, int data, int fmt, int pw, int check);
 int context_new(lua_State *L);
 
 /* conn.c */

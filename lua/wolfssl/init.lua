@@ -102,6 +102,11 @@ local function read_file(path)
 end
 M._read_file = read_file
 
+local function list_of(v)
+  if type(v) == "table" and getmetatable(v) == nil then return v end
+  return { v }
+end
+
 -- A value that is certificate/key material: PEM text, DER bytes, a Certificate, or
 -- a path to a file holding PEM or DER. Returns bytes, "pem"|"der".
 local function material(v, what)
@@ -120,15 +125,23 @@ local function material(v, what)
 end
 M._material = material
 
+-- A certificate chain (leaf first) from one value or a list of them: bytes, "pem"|"der".
+local function chain_material(v)
+  local parts, fmt = {}, nil
+  for _, x in ipairs(list_of(v)) do
+    local data, f = material(x, "certificate")
+    if not data then return nil, f end
+    if fmt and f ~= fmt then return nil, "cannot mix PEM and DER certificates in one chain" end
+    fmt, parts[#parts + 1] = f, data
+  end
+  return table.concat(parts, fmt == "pem" and "\n" or ""), fmt
+end
+M._chain_material = chain_material
+
 local function is_ip(name)
   return name:find(":", 1, true) ~= nil or name:match("^%d+%.%d+%.%d+%.%d+$") ~= nil
 end
 M._is_ip = is_ip
-
-local function list_of(v)
-  if type(v) == "table" and getmetatable(v) == nil then return v end
-  return { v }
-end
 
 ---------------------------------------------------------------------------------------
 -- Options: name -> { check = fn(value) (raises on a wrong type), apply = fn(ctx, value,
@@ -208,16 +221,9 @@ option("certificate", {
   end,
   apply = function(ctx, v)
     -- a list is leaf first, then its chain; each element may be a path, data or object
-    local parts, fmt = {}, nil
-    for _, x in ipairs(list_of(v)) do
-      local data, f = material(x, "certificate")
-      if not data then return nil, f end
-      if fmt and f ~= fmt then
-        return nil, "cannot mix PEM and DER certificates in one chain"
-      end
-      fmt, parts[#parts + 1] = f, data
-    end
-    return ctx:use_certificate(table.concat(parts, fmt == "pem" and "\n" or ""), fmt)
+    local data, fmt = chain_material(v)
+    if not data then return nil, fmt end
+    return ctx:use_certificate(data, fmt)
   end,
 })
 
@@ -365,6 +371,19 @@ function Context:connection(opts)
     if not ok then conn:close(); return nil, err end
   end
   return conn
+end
+
+
+-- conn:use_certificate(chain, key [, password]): this connection's own certificate,
+-- given as for the context options (path, PEM/DER data, Certificate or list, leaf first).
+function Connection:use_certificate(chain, key, password)
+  is_material(type(chain) == "table" and chain[1] or chain, "certificate")
+  is_material(key, "key")
+  local cdata, cfmt = chain_material(chain)
+  if not cdata then return nil, cfmt end
+  local kdata, kfmt = material(key, "key")
+  if not kdata then return nil, kfmt end
+  return self:use_certificate_raw(cdata, cfmt, kdata, kfmt, password)
 end
 
 ---------------------------------------------------------------------------------------
