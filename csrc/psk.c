@@ -7,16 +7,17 @@
  *   server: on_psk(conn, identity) -> key | nil (unknown identity)
  *
  * A TLS 1.3 server without a certificate that gets an unknown identity fails without
- * sending any alert, and the client waits for ever (item 9a). When the binding's server
- * refused an identity and the failed handshake sent nothing, it sends
- * unknown_psk_identity itself: at that point no keys are in use (the server has not
- * answered the ClientHello), so the alert is a plaintext record. */
+ * sending any alert, and the client waits for ever (item 9a); so does any TLS 1.3 server
+ * whose client has the wrong key (the binder does not verify). When such a handshake
+ * failed and sent nothing, the binding sends the alert itself: at that point no keys are
+ * in use (the server has not answered the ClientHello), so it is a plaintext record. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lwolfssl.h"
 
+#define ALERT_DECRYPT_ERROR 51
 #define ALERT_UNKNOWN_PSK_IDENTITY 115
 
 static void psk_forget(ConnExtra *x) {
@@ -139,34 +140,42 @@ static int psk_conn_identity(lua_State *L) {
   return 1;
 }
 
-/* After a failed server handshake: the unknown-identity alert wolfSSL did not send. */
+/* After a failed server handshake: the alert wolfSSL did not send. An unknown identity
+ * (certless TLS 1.3 server) and a binder that does not verify (the client's key is
+ * wrong, RFC 8446 4.2.11: decrypt_error) both fail without one (item 9a). */
 int psk_handshake_failed(lua_State *L, Conn *c) {
-  static const unsigned char alert[] = {21, 3, 3, 0, 2, 2 /* fatal */, ALERT_UNKNOWN_PSK_IDENTITY};
+  unsigned char alert[] = {21, 3, 3, 0, 2, 2 /* fatal */, 0};
   WOLFSSL_ALERT_HISTORY h;
+  const char *why;
+  char msg[600];
   int err;
   (void)L;
-  if (c->role != ROLE_SERVER || c->x == NULL || !c->x->psk_unknown || c->cb_error) return 0;
+  if (c->role != ROLE_SERVER || c->cb_error || (c->flags & CONN_PAUSED)) return 0;
   err = wolfSSL_get_error(c->ssl, WOLFSSL_FATAL_ERROR);
-  if (err == WOLFSSL_ERROR_WANT_READ || err == WOLFSSL_ERROR_WANT_WRITE || (c->flags & CONN_PAUSED)) return 0;
+  if (err == -423 /* BAD_BINDER */) {
+    alert[6] = ALERT_DECRYPT_ERROR;
+    why = "the client's PSK does not match (binder does not verify)";
+  } else if (c->x && c->x->psk_unknown && err != WOLFSSL_ERROR_WANT_READ && err != WOLFSSL_ERROR_WANT_WRITE) {
+    alert[6] = ALERT_UNKNOWN_PSK_IDENTITY;
+    c->x->psk_unknown = 0;
+    snprintf(msg, sizeof msg, "unknown PSK identity '%s'", c->x->psk_identity ? c->x->psk_identity : "");
+    why = msg;
+  } else {
+    return 0;
+  }
   memset(&h, 0, sizeof h);
   h.last_tx.code = -1;
   wolfSSL_get_alert_history(c->ssl, &h);
-  if (h.last_tx.code < 0) {
-    if (conn_send_raw(c, alert, (int)sizeof alert) == 0) h.last_tx.code = ALERT_UNKNOWN_PSK_IDENTITY;
-  }
-  session_reject(c, "unknown PSK identity '%s'", c->x->psk_identity ? c->x->psk_identity : "");
-  c->x->psk_unknown = 0;
-  if (h.last_tx.code == ALERT_UNKNOWN_PSK_IDENTITY && c->x->reject_msg) {
-    /* session_handshake_failed words its message from wolfSSL's alert history, which
-     * does not know about an alert the binding wrote itself */
-    char msg[600];
-    snprintf(msg, sizeof msg, "handshake failed: %s (sent alert unknown_psk_identity)", c->x->reject_msg);
-    lw_free_str(&c->failed_msg);
-    c->failed_msg = lw_strdup(msg);
-    c->failed_code = "handshake_failed";
-    return c->failed_msg != NULL;
-  }
-  return 0;
+  session_reject(c, "%s", why);
+  if (h.last_tx.code >= 0) return 0; /* wolfSSL did send one: the usual message */
+  if (conn_send_raw(c, alert, (int)sizeof alert) != 0) return 0;
+  /* session_handshake_failed words its message from wolfSSL's alert history, which
+   * does not know about an alert the binding wrote itself */
+  snprintf(msg, sizeof msg, "handshake failed: %s (sent alert %s)", c->x->reject_msg, alert_name(alert[6]));
+  lw_free_str(&c->failed_msg);
+  c->failed_msg = lw_strdup(msg);
+  c->failed_code = "handshake_failed";
+  return c->failed_msg != NULL;
 }
 
 const luaL_Reg psk_conn_methods[] = {

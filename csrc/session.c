@@ -13,10 +13,13 @@
  *    recognisable there (the message after ServerHello is a Certificate, not a
  *    ChangeCipherSpec), and dropping the ticket at that point makes wolfSSL run the full
  *    handshake, so the script gets a working, non-resumed connection. */
+#include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lwolfssl.h"
 
@@ -207,22 +210,47 @@ static void session_process_pending(lua_State *L, Conn *c) {
   c->L = NULL;
 }
 
-/* conn:session() -> Session | nil, message, code */
+static int session_resumable_now(Conn *c) {
+  WOLFSSL_SESSION *s = wolfSSL_get_session(c->ssl);
+  return s && wolfSSL_SESSION_is_resumable(s) == 1;
+}
+
+/* conn:session([wait]) -> Session | nil, message, code. A TLS 1.3 client first handles
+ * what already arrived; with the fd transport it may also wait up to `wait` seconds for
+ * the ticket (it comes one round trip after the handshake). Waiting polls the socket and
+ * lets wolfSSL read only what is there, so it never blocks in wolfSSL. */
 static int session_conn_session(lua_State *L) {
   Conn *c = conn_check(L, 1);
+  double wait = luaL_optnumber(L, 2, 0);
   WOLFSSL_SESSION *s;
   if (!(c->flags & CONN_DONE))
     return lw_error(L, "wantread", "no session before the handshake is done");
   if (c->role == ROLE_CLIENT && !c->failed_msg && wolfSSL_version(c->ssl) == TLS1_3_VERSION) {
-    session_process_pending(L, c);
-    if (c->cb_error) return conn_error(L, c, WOLFSSL_FATAL_ERROR, "session");
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+      double left;
+      struct pollfd p;
+      int r;
+      session_process_pending(L, c);
+      if (c->cb_error) return conn_error(L, c, WOLFSSL_FATAL_ERROR, "session");
+      if (session_resumable_now(c) || c->fd < 0 || wait <= 0) break;
+      clock_gettime(CLOCK_MONOTONIC, &t);
+      left = wait - ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9);
+      if (left <= 0) break;
+      p.fd = c->fd;
+      p.events = POLLIN;
+      p.revents = 0;
+      r = poll(&p, 1, (int)(left * 1000) + 1);
+      if (r == 0 || (r < 0 && errno != EINTR)) break;
+    }
   }
   s = wolfSSL_get1_session(c->ssl);
   if (s == NULL) return lw_error(L, "wantread", "no session");
   if (c->role == ROLE_CLIENT && wolfSSL_SESSION_is_resumable(s) != 1) {
     wolfSSL_SESSION_free(s);
-    return lw_error(L, "wantread", "no resumable session yet: the server has not sent a "
-                                   "session ticket (feed or read what it sends next)");
+    return lw_error(L, c->fd >= 0 && wait > 0 ? "timeout" : "wantread",
+                    "no resumable session yet: the server has not sent a session ticket");
   }
   return session_push(L, s);
 }

@@ -14,9 +14,11 @@
  * after fork (item 10).
  *
  * The external cache (on_session_store/lookup/remove) serves TLS 1.2 session ids; TLS 1.3
- * resumption always uses tickets (item 6). */
+ * resumption always uses tickets (item 6). wolfSSL's session cache mode is switched to
+ * "server, no internal cache" once any of the three is set. */
 #include <limits.h>
 #include <string.h>
+#include <time.h>
 
 #include "lwolfssl.h"
 #include <wolfssl/openssl/evp.h>
@@ -265,7 +267,18 @@ int tickets_session_new(WOLFSSL *ssl, WOLFSSL_SESSION *s) {
   return 0;
 }
 
-/* on_session_lookup(conn, id) -> Session | exported bytes | nil */
+/* on_session_remove(conn, id): the stored session has expired; forget it. */
+static void tickets_session_expired(Conn *c, lua_State *L, const unsigned char *id, int len) {
+  if (!bridge_handler(L, c, "on_session_remove")) return;
+  conn_push(L, c);
+  lua_pushlstring(L, (const char *)id, (size_t)len);
+  bridge_pcall(L, 2, 0, &c->cb_error);
+}
+
+/* on_session_lookup(conn, id) -> Session | exported bytes | nil. A session past its
+ * timeout is not handed to wolfSSL: on_session_remove hears about it instead. (wolfSSL's
+ * own remove callback is not used: it fires whenever wolfSSL frees a session a lookup
+ * returned, resumed or not, which is no reason to drop it from a cache; measured.) */
 static WOLFSSL_SESSION *tickets_session_get(WOLFSSL *ssl, const unsigned char *id, int len, int *copy) {
   Conn *c = conn_from_ssl(ssl);
   lua_State *L;
@@ -277,14 +290,12 @@ static WOLFSSL_SESSION *tickets_session_get(WOLFSSL *ssl, const unsigned char *i
   if (bridge_pcall(L, 2, 1, &c->cb_error) != 0) return NULL;
   s = session_from_value(L, -1, &c->cb_error); /* a reference of its own for wolfSSL */
   lua_pop(L, 1);
+  if (s && wolfSSL_SESSION_get_time(s) + wolfSSL_SESSION_get_timeout(s) < (long)time(NULL)) {
+    wolfSSL_SESSION_free(s);
+    tickets_session_expired(c, L, id, len);
+    return NULL;
+  }
   return s;
-}
-
-/* on_session_remove(ctx, id): wolfSSL gives no connection here, so the call runs on the
- * state that registered the handler only while a call of this context is driving. */
-static void tickets_session_remove(WOLFSSL_CTX *ctx, WOLFSSL_SESSION *s) {
-  (void)ctx;
-  (void)s;
 }
 
 /* ctx:use_session_store(): the server's TLS 1.2 session-id cache lives in Lua */
@@ -293,7 +304,6 @@ static int tickets_ctx_use_store(lua_State *L) {
   if (x->role != ROLE_SERVER) return luaL_argerror(L, 1, "not a server context");
   wolfSSL_CTX_set_session_cache_mode(x->ctx, WOLFSSL_SESS_CACHE_SERVER | WOLFSSL_SESS_CACHE_NO_INTERNAL);
   wolfSSL_CTX_sess_set_get_cb(x->ctx, tickets_session_get);
-  wolfSSL_CTX_sess_set_remove_cb(x->ctx, tickets_session_remove);
   lua_pushboolean(L, 1);
   return 1;
 }

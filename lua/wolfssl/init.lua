@@ -210,7 +210,12 @@ option("groups", {
       end
     end
   end,
-  apply = function(ctx, v)
+  apply = function(ctx, v, o)
+    -- wolfSSL's TLS 1.2 ECDHE-PSK client makes its key on its own first group, not the
+    -- server's choice: X25519 first fails against a P-256 server (session.lua)
+    if not v and o.psk and VERSIONS[o.min_version or M.DEFAULT_MIN_VERSION] == 0x0303 then
+      v = M.DEFAULT_PSK_GROUPS
+    end
     local ids = {}
     for _, g in ipairs(list_of(v or M.DEFAULT_GROUPS)) do ids[#ids + 1] = M.GROUPS[g] end
     return ctx:set_groups(ids)

@@ -126,6 +126,11 @@ return function(M)
   -- TLS 1.2 needs PSK cipher suites; TLS 1.3 uses its usual suites. Forward secrecy:
   -- ECDHE-PSK only by default (PSK-AES128-GCM is not in the distribution's wolfSSL).
   M.DEFAULT_PSK_CIPHERS = "ECDHE-PSK-CHACHA20-POLY1305"
+  -- wolfSSL's TLS 1.2 ECDHE-PSK client computes its key share on its own first group,
+  -- whatever curve the server chose: with X25519 first it fails (-352 "Bad ECC Peer
+  -- Key") against a server that picks P-256, and a wolfSSL server picks P-256 for it
+  -- (measured on 5.5.4). So a PSK client that may speak TLS 1.2 puts P-256 first.
+  M.DEFAULT_PSK_GROUPS = { "P-256", "X25519", "P-384" }
 
   handler("on_psk", function(ctx) return ctx:use_psk() end)
 
