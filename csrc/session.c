@@ -284,6 +284,13 @@ static int session_conn_set_session(lua_State *L) {
     lua_pushliteral(L, "a TLS 1.3 session cannot be offered by a TLS 1.2 client");
     return 2;
   }
+  if (!session_is_tls13(u->s) && wolfSSL_CTX_get_min_proto_version(wolfSSL_get_SSL_CTX(c->ssl)) >= TLS1_3_VERSION) {
+    /* wolfSSL would make a TLS 1.2 ClientHello of it, which a TLS 1.3-only client then
+     * refuses itself (protocol_version, measured) */
+    lua_pushboolean(L, 0);
+    lua_pushliteral(L, "a TLS 1.2 session cannot be offered by a TLS 1.3-only client");
+    return 2;
+  }
   if (wolfSSL_set_session(c->ssl, u->s) != WOLFSSL_SUCCESS) {
     lua_pushboolean(L, 0);
     lua_pushliteral(L, "session expired or does not fit this connection");

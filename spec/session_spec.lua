@@ -249,6 +249,27 @@ describe("a TLS 1.3 session", function()
   end)
 end)
 
+describe("a TLS 1.2 session", function()
+  it("resumes as TLS 1.2 from a client that also speaks 1.3 (wolfSSL offers the session's version)", function()
+    local sctx = server_ctx()
+    local sess = assert(assert(wolfssl.pair(client_ctx({ max_version = "tls1.2" }), sctx)).client:session())
+    local p = assert(wolfssl.pair(client_ctx(), sctx, { client = { session = sess } }))
+    assert.is_true(p.client:info().resumed)
+    assert.equal("TLSv1.2", p.client:info().version)
+  end)
+
+  it("is not offered by a TLS 1.3-only client, which then makes a full handshake", function()
+    local sctx = server_ctx()
+    local sess = assert(assert(wolfssl.pair(client_ctx({ max_version = "tls1.2" }), sctx)).client:session())
+    local cctx = client_ctx({ min_version = "tls1.3" })
+    assert.same({ false, "a TLS 1.2 session cannot be offered by a TLS 1.3-only client" },
+      { cctx:connection():set_session(sess) })
+    local p = assert(wolfssl.pair(cctx, sctx, { client = { session = sess } }))
+    assert.is_false(p.client:info().resumed)
+    assert.equal("TLSv1.3", p.client:info().version)
+  end)
+end)
+
 describe("an external session cache (TLS 1.2 session ids)", function()
   local V = { max_version = "tls1.2", tickets = false }
 
