@@ -67,9 +67,10 @@ static unsigned psk_client_cb(WOLFSSL *ssl, const char *hint, char *identity, un
     if (hint && *hint) lua_pushstring(L, hint);
     else lua_pushnil(L);
     if (bridge_pcall(L, 2, 2, &c->cb_error) != 0) return 0;
-    id = lua_tolstring(L, -2, &idlen);
-    k = lua_tolstring(L, -1, &keylen);
-    if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING || idlen == 0 || keylen == 0) {
+    /* types first: lua_tolstring would turn a number into a string in place */
+    id = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &idlen) : NULL;
+    k = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &keylen) : NULL;
+    if (id == NULL || k == NULL || idlen == 0 || keylen == 0) {
       if (c->cb_error == NULL) c->cb_error = lw_strdup("on_psk(conn, hint) must return an identity and a key");
     } else if (idlen >= id_max || keylen > key_max) {
       if (c->cb_error == NULL) c->cb_error = lw_strdup("on_psk: identity or key too long");
@@ -96,10 +97,10 @@ static unsigned psk_server_cb(WOLFSSL *ssl, const char *identity, unsigned char 
     conn_push(L, c);
     lua_pushstring(L, identity);
     if (bridge_pcall(L, 2, 1, &c->cb_error) != 0) return 0;
-    k = lua_tolstring(L, -1, &keylen);
+    k = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &keylen) : NULL;
     if (lua_isnil(L, -1)) {
       psk_remember(x, identity, NULL, 0);
-    } else if (lua_type(L, -1) != LUA_TSTRING || keylen == 0) {
+    } else if (k == NULL || keylen == 0) {
       if (c->cb_error == NULL) c->cb_error = lw_strdup("on_psk(conn, identity) must return the key (a string) or nil");
     } else if (keylen > key_max) {
       if (c->cb_error == NULL) c->cb_error = lw_strdup("on_psk: key too long");

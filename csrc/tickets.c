@@ -106,9 +106,8 @@ static int tickets_ask_lua(Conn *c, unsigned char *name, unsigned char keys[2 * 
   if (enc) lua_pushnil(L);
   else lua_pushlstring(L, (const char *)name, NAME_SZ);
   if (bridge_pcall(L, 2, 2, &c->cb_error) != 0) return -1;
-  if (enc) {
-    s = lua_tolstring(L, -2, &n);
-    if (lua_type(L, -2) != LUA_TSTRING || n != NAME_SZ || lua_type(L, -1) != LUA_TSTRING) {
+  if (enc) { /* types first: lua_tolstring would turn a number into a string in place */
+    if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING || (lua_tolstring(L, -2, &n), n != NAME_SZ)) {
       if (c->cb_error == NULL)
         c->cb_error = lw_strdup("on_ticket_key(conn, nil) must return a 16-byte name and a secret");
     } else if ((s = lua_tolstring(L, -1, &sn)), sn < 32) {
