@@ -91,7 +91,12 @@ return function(M)
     end,
   })
 
-  handler("on_session")
+  handler("on_session", function(ctx)
+    if ctx:role() ~= "client" then
+      error("on_session is for client contexts (a server keeps sessions with on_session_store)", 0)
+    end
+    return true
+  end)
   handler("on_ticket_key", function(ctx) server_only(ctx, "on_ticket_key"); return ctx:use_ticket_key_handler() end)
   local function store(ctx) server_only(ctx, "on_session_store"); return ctx:use_session_store() end
   handler("on_session_store", store)
