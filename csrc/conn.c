@@ -211,6 +211,10 @@ static int conn_closed(lua_State *L) {
 
 /* Everything a driving call does first: it owns the callbacks' lua_State until it ends. */
 void conn_begin(lua_State *L, Conn *c) {
+  /* handshake()/read()/… from inside one of this connection's callbacks would re-enter
+   * wolfSSL; raising here is safe (nothing of wolfSSL's is on this call's stack yet) and
+   * the callback's pcall turns it into a callback error */
+  if (c->L != NULL) luaL_error(L, "cannot drive a connection from inside its own callback");
   lw_fork_check();
   c->L = L;
   c->flags &= ~(CONN_PAUSED | CONN_TIMEDOUT);
@@ -265,6 +269,10 @@ int conn_new(lua_State *L) {
 
 static int conn_free(lua_State *L) {
   Conn *c = luaL_checkudata(L, 1, LW_CONN);
+  /* a callback of this connection's own driving call: wolfSSL is still using the WOLFSSL
+   * (freeing it there is a use after free inside wolfSSL, which ASan cannot see) */
+  if (c->ssl && c->L != NULL)
+    return luaL_error(L, "cannot close a connection from inside its own callback (return false to refuse it)");
   if (c->ssl) {
     wolfSSL_free(c->ssl);
     c->ssl = NULL;

@@ -103,6 +103,20 @@ for _, version in ipairs({ "tls1.2", "tls1.3" }) do
       end)
     end
 
+    for _, case in ipairs({
+      { "closes", function(conn) conn:close() end, "cannot close a connection from inside its own callback" },
+      { "drives", function(conn) conn:read() end, "cannot drive a connection from inside its own callback" },
+    }) do
+      it("cannot pull the connection from under wolfSSL: a callback that " .. case[1] .. " it fails", function()
+        local sctx = server_ctx({ max_version = version, on_sni = case[2] })
+        local p, err, code, _, pair = wolfssl.pair(client_ctx(V), sctx, { server_name = "localhost" })
+        assert.is_nil(p)
+        assert.equal("callback", code)
+        assert.matches(case[3], err, 1, true)
+        assert.is_false(pair.server:is_closed())
+      end)
+    end
+
     it("can be set after the context is made, with ctx:on", function()
       local sctx = server_ctx(V)
       local called = false
