@@ -87,13 +87,15 @@ int lw_rand_bytes(unsigned char *buf, int n) {
 /* wolfssl.random(n) -> n random bytes from wolfSSL's RNG */
 static int core_random(lua_State *L) {
   lua_Integer n = luaL_checkinteger(L, 1);
-  luaL_Buffer b;
+  unsigned char *buf;
+  int rc;
   luaL_argcheck(L, n >= 0 && n <= 65536, 1, "must be between 0 and 65536");
-  luaL_buffinit(L, &b);
-  if (n > 0 && lw_rand_bytes((unsigned char *)luaL_prepbuffsize(&b, (size_t)n), (int)n) != 0)
-    return luaL_error(L, "wolfSSL's random number generator failed");
-  luaL_addsize(&b, (size_t)n);
-  luaL_pushresult(&b);
+  buf = malloc((size_t)n + 1);
+  if (buf == NULL) return luaL_error(L, "out of memory");
+  rc = n > 0 ? lw_rand_bytes(buf, (int)n) : 0;
+  if (rc == 0) lua_pushlstring(L, (const char *)buf, (size_t)n);
+  free(buf);
+  if (rc != 0) return luaL_error(L, "wolfSSL's random number generator failed");
   return 1;
 }
 

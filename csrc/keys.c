@@ -37,16 +37,18 @@ static int keys_export(lua_State *L) {
   const char *label = luaL_checklstring(L, 2, &llen);
   lua_Integer n = luaL_checkinteger(L, 3);
   const char *context = luaL_optlstring(L, 4, NULL, &clen);
-  luaL_Buffer b;
   unsigned char *out;
+  int rc;
   luaL_argcheck(L, n > 0 && n <= 16384, 3, "must be between 1 and 16384");
-  luaL_buffinit(L, &b);
-  out = (unsigned char *)luaL_prepbuffsize(&b, (size_t)n);
-  if (wolfSSL_export_keying_material(c->ssl, out, (size_t)n, label, llen, (const unsigned char *)context,
-                                     clen, context != NULL) != WOLFSSL_SUCCESS)
+  out = malloc((size_t)n);
+  if (out == NULL) return luaL_error(L, "out of memory");
+  rc = wolfSSL_export_keying_material(c->ssl, out, (size_t)n, label, llen, (const unsigned char *)context, clen,
+                                      context != NULL);
+  if (rc == WOLFSSL_SUCCESS) lua_pushlstring(L, (const char *)out, (size_t)n);
+  memset(out, 0, (size_t)n);
+  free(out);
+  if (rc != WOLFSSL_SUCCESS)
     return lw_error(L, "bad_input", "cannot export keying material for label '%s' (a reserved label?)", label);
-  luaL_addsize(&b, (size_t)n);
-  luaL_pushresult(&b);
   return 1;
 }
 
