@@ -81,9 +81,11 @@ static int keys_server_random(lua_State *L) {
   return 1;
 }
 
+#ifndef HAVE_SECRET_CALLBACK
 static const char keys_no_tls13[] =
     "TLS 1.3 key log lines need wolfSSL's secret callbacks (HAVE_SECRET_CALLBACK), which "
     "this wolfSSL build does not have";
+#endif
 
 /* Push the connection's key-log text (lines without the final newline); 0, or -1 with a
  * reason in *why. */

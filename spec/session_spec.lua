@@ -305,6 +305,24 @@ describe("an external session cache (TLS 1.2 session ids)", function()
     assert.is_false(assert(wolfssl.pair(cctx, d, { client = { session = sess } })).client:info().resumed)
   end)
 
+  it("can be the binding's own, per context, of a given size (session_cache = n)", function()
+    local a = server_ctx({ max_version = "tls1.2", tickets = false, session_cache = 2 })
+    local b = server_ctx({ max_version = "tls1.2", tickets = false, session_cache = 2 })
+    local cctx = client_ctx(V)
+    local sessions = {}
+    for i = 1, 3 do sessions[i] = assert(assert(wolfssl.pair(cctx, a)).client:session()) end
+    local function resumes(sctx, sess)
+      return assert(wolfssl.pair(cctx, sctx, { client = { session = sess } })).client:info().resumed
+    end
+    assert.is_false(resumes(a, sessions[1])) -- the oldest was pushed out
+    assert.is_true(resumes(a, sessions[3]))
+    assert.is_false(resumes(b, sessions[3])) -- another context's cache: not wolfSSL's shared one
+    local ctx, err = wolfssl.context({ role = "server", session_cache = 5, on_session_lookup = function() end })
+    assert.is_nil(ctx)
+    assert.equal("give session_cache = n or the on_session_* callbacks, not both", err)
+    assert.has_error(function() server_ctx({ session_cache = 0 }) end)
+  end)
+
   it("hears about an expired session through on_session_remove instead of resuming it", function()
     local store, removed = {}, {}
     local hooks = {
@@ -317,10 +335,17 @@ describe("an external session cache (TLS 1.2 session ids)", function()
     local cctx = client_ctx({ max_version = "tls1.2", tickets = false, session_timeout = 60 })
     local sess = assert(assert(wolfssl.pair(cctx, sctx)).client:session())
     require("socket").sleep(2.1) -- wolfSSL's session clock has whole seconds
+    local saved = store[sess:id()]
     local p = assert(wolfssl.pair(cctx, sctx, { client = { session = sess } }))
     assert.is_false(p.client:info().resumed)
     assert.same({ sess:id() }, removed)
     assert.is_nil(store[sess:id()])
+    -- and one that throws is reported like any callback
+    hooks.on_session_lookup = function() return saved end
+    hooks.on_session_remove = function() error("cannot delete") end
+    local _, err, code = wolfssl.pair(cctx, server_ctx(hooks), { client = { session = sess } })
+    assert.equal("callback", code)
+    assert.matches("cannot delete", err)
   end)
 
   it("reports lookups and stores that throw or return the wrong things", function()

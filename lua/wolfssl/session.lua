@@ -65,9 +65,49 @@ return function(M)
     apply = function(ctx, v) server_only(ctx, "num_tickets"); return ctx:set_num_tickets(v) end,
   })
 
+  -- The newest `size` sessions, as exported bytes (a live WOLFSSL_SESSION is tens of KB;
+  -- its export is under 1 KB), for session_cache = n.
+  local function session_store(size)
+    local map, ring, head, count = {}, {}, 0, 0
+    local store = {}
+    function store.put(id, bytes)
+      if map[id] == nil then
+        count = count + 1
+        head = head % size + 1
+        local old = ring[head]
+        if old ~= nil and map[old] ~= nil then map[old] = nil; count = count - 1 end
+        ring[head] = id
+      end
+      map[id] = bytes
+    end
+    function store.get(id) return map[id] end
+    function store.remove(id) if map[id] ~= nil then map[id] = nil; count = count - 1 end end
+    function store.count() return count end
+    return store
+  end
+
+  -- session_cache: true (wolfSSL's cache), false (none), or a number: the binding's own
+  -- cache of that many sessions for this context. wolfSSL's cache is one table for the
+  -- whole process, of a size fixed when wolfSSL was built (33 sessions in Debian's: its
+  -- set_cache_size is ignored), shared by every context (item 6).
   option("session_cache", {
-    check = function(v, name) if type(v) ~= "boolean" then bad(name, "a boolean", v) end end,
-    apply = function(ctx, v) server_only(ctx, "session_cache"); return ctx:set_session_cache(v) end,
+    check = function(v, name)
+      if type(v) ~= "boolean" and not (type(v) == "number" and v >= 1 and v % 1 == 0) then
+        bad(name, "a boolean or a number of sessions", v)
+      end
+    end,
+    apply = function(ctx, v, o)
+      server_only(ctx, "session_cache")
+      if type(v) == "boolean" then return ctx:set_session_cache(v) end
+      if o.on_session_store or o.on_session_lookup or o.on_session_remove then
+        return nil, "give session_cache = n or the on_session_* callbacks, not both"
+      end
+      local store = session_store(v)
+      ctx:set_handler("on_session_store", function(_, id, sess) store.put(id, sess:export()) end)
+      ctx:set_handler("on_session_lookup", function(_, id) return store.get(id) end)
+      ctx:set_handler("on_session_remove", function(_, id) store.remove(id) end)
+      return ctx:use_session_store()
+    end,
   })
 
   option("session_timeout", {
