@@ -121,6 +121,20 @@ for _, version in ipairs({ "tls1.2", "tls1.3" }) do
       assert.equal("still works", late:transfer("client", "still works"))
     end)
 
+    it("resume through on_sni when the front context and its sites share ticket_keys", function()
+      -- TLS 1.2 reads a ticket before on_sni runs (with the front context's keys) and
+      -- issues one after it (with the site's), so both need the same keys
+      local keys = wolfssl.ticket_keys(SECRET)
+      local site = server_ctx({ max_version = version, ticket_keys = keys })
+      local front = assert(wolfssl.context({ role = "server", max_version = version, ticket_keys = keys,
+        on_sni = function() return site end }))
+      local cctx = client_ctx(V)
+      local sess = assert(assert(wolfssl.pair(cctx, front)).client:session())
+      local again = assert(wolfssl.pair(cctx, front, { client = { session = sess } }))
+      assert.is_true(again.client:info().resumed)
+      assert.equal("CN=localhost", tostring(again.client:peer_certificate():subject()))
+    end)
+
     it("name the ticket key by secret and time, the same in every process", function()
       local keys = wolfssl.ticket_keys(SECRET, 60)
       assert.equal(16, #keys:name(120))
