@@ -167,7 +167,8 @@ static int server_alpn_by_list(Conn *c, lua_State *L, const unsigned char **out,
       *outlen = (unsigned char)len;
       return TLSEXT_OK;
     }
-    p += len + 1;
+    if (comma == NULL) break;
+    p = comma + 1;
   }
   return server_alpn_refuse(c, L, in, inlen, "no application protocol in common");
 }
