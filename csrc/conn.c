@@ -361,9 +361,11 @@ static int conn_handshake(lua_State *L) {
     lua_pushboolean(L, 1);
     return 1;
   }
-  rc = session_handshake_failed(L, c) ? 0 : rc; /* may replace wolfSSL's verdict */
+  if (session_handshake_failed(L, c)) { /* it may word wolfSSL's verdict (and latch it) */
+    c->L = NULL;
+    return conn_failed(L, c);
+  }
   c->L = NULL;
-  if (rc == 0) return conn_failed(L, c);
   return conn_error(L, c, rc, "handshake");
 }
 
