@@ -1,5 +1,6 @@
 /* The wolfssl.core module table: library init, constants, version, and the classes. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,19 +69,27 @@ void lw_registry_table(lua_State *L, const char *name, const char *mode) {
  * wolfSSL's global RNG (behind wolfSSL_RAND_bytes, which the ticket-key callback draws
  * its IVs from) is not reseeded by fork(): two workers forked from a master that used
  * it draw identical bytes. The first use in a new process drops it, so wolfSSL seeds a
- * fresh one. getpid() rather than a pthread_atfork flag: it also sees raw clone()s, and
- * a dlclose()d module can leave no handler behind. */
+ * fresh one. A pthread_atfork flag keeps the check free on every driving call; the
+ * random draws themselves also compare getpid(), which sees a raw clone() too. (glibc
+ * unregisters the handler if this module is unloaded.) */
 static pid_t lw_pid = 0;
+static volatile int lw_forked = 0;
 
-void lw_fork_check(void) {
-  pid_t pid = getpid();
+static void lw_atfork_child(void) { lw_forked = 1; }
+
+static void lw_reseed_if(pid_t pid) {
+  lw_forked = 0;
   if (pid == lw_pid) return;
   if (lw_pid != 0) wolfSSL_RAND_Cleanup();
   lw_pid = pid;
 }
 
+void lw_fork_check(void) {
+  if (lw_forked || lw_pid == 0) lw_reseed_if(getpid());
+}
+
 int lw_rand_bytes(unsigned char *buf, int n) {
-  lw_fork_check();
+  lw_reseed_if(getpid());
   return wolfSSL_RAND_bytes(buf, n) == WOLFSSL_SUCCESS ? 0 : -1;
 }
 
@@ -191,6 +200,7 @@ __attribute__((visibility("default"))) int luaopen_wolfssl_core(lua_State *L) {
   static int initialised = 0;
   if (!initialised) {
     if (wolfSSL_Init() != WOLFSSL_SUCCESS) return luaL_error(L, "wolfSSL_Init failed");
+    pthread_atfork(NULL, NULL, lw_atfork_child);
     initialised = 1;
   }
   lw_fork_check();
