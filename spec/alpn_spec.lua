@@ -9,6 +9,9 @@ local tmp = require "spec.helpers.tmp"
 
 local q = tmp.quote
 
+-- busted keeps one finally() per test: every peer process a test started is stopped here
+after_each(function() peer.stop_all() end)
+
 local function server_ctx(extra)
   local o = { role = "server", certificate = certs.path("ec.pem"), key = certs.path("ec.key") }
   for k, v in pairs(extra or {}) do o[k] = v end
@@ -142,9 +145,8 @@ describe("ALPN against openssl", function()
 
   it("is offered by a lua-wolfssl client and chosen by openssl s_server", function()
     local server = peer.s_server({ cert = certs.path("ec.pem"), key = certs.path("ec.key"), args = "-alpn http/1.1 -www" })
-    finally(function() peer.stop(server) end)
     local tcp = assert(socket.connect("127.0.0.1", server.port))
-    finally(function() tcp:close() end)
+    finally(function() tcp:close(); peer.stop(server) end)
     local conn = assert(client_ctx({ alpn = { "h2", "http/1.1" } }):connection({ fd = tcp:getfd() }))
     conn:settimeout(5)
     assert.is_true(conn:handshake())

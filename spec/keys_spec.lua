@@ -10,6 +10,9 @@ local tmp = require "spec.helpers.tmp"
 local LUA = os.getenv("LW_LUA") or "lua5.4"
 local q = tmp.quote
 
+-- busted keeps one finally() per test: every peer process a test started is stopped here
+after_each(function() peer.stop_all() end)
+
 local function server_ctx(extra)
   local o = { role = "server", certificate = certs.path("ec.pem"), key = certs.path("ec.key") }
   for k, v in pairs(extra or {}) do o[k] = v end
@@ -188,12 +191,13 @@ describe("a peer's renegotiation attempt", function()
   it("(openssl s_client's R) fails the lua-wolfssl server's read with a message that says so", function()
     local listener, port = peer.listen()
     listener:settimeout(10)
-    local client = peer.spawn("sh -c " .. q(("(sleep 0.5; printf 'R\\n'; sleep 3) | exec timeout 8 openssl s_client "
-      .. "-connect 127.0.0.1:%d -tls1_2 -servername localhost -CAfile %s"):format(port, q(certs.path("ca.pem")))))
-    finally(function() peer.stop(client) end)
+    -- R must come on its own line after the handshake; bash's <(…) feeds it late while
+    -- the PID peer.stop kills is openssl's own
+    local client = peer.spawn("bash -c " .. q(("exec openssl s_client -connect 127.0.0.1:%d -tls1_2 -servername localhost "
+      .. "-CAfile %s < <(sleep 0.5; printf 'R\\n'; sleep 3)"):format(port, q(certs.path("ca.pem")))))
     local sock = assert(listener:accept())
     listener:close()
-    finally(function() sock:close() end)
+    finally(function() sock:close(); peer.stop(client) end)
     local conn = assert(server_ctx({ max_version = "tls1.2" }):connection({ fd = sock:getfd() }))
     conn:settimeout(5)
     assert.is_true(conn:handshake())
@@ -207,12 +211,11 @@ describe("a peer's renegotiation attempt", function()
 
   it("(openssl s_server's r) ends the lua-wolfssl client's connection with a message that says so", function()
     local port = peer.free_port()
-    local server = peer.spawn("sh -c " .. q(("(sleep 2; printf 'r\\n'; sleep 4) | exec timeout 12 openssl s_server "
-      .. "-accept 127.0.0.1:%d -cert %s -key %s -tls1_2"):format(port, q(certs.path("ec.pem")), q(certs.path("ec.key")))))
-    finally(function() peer.stop(server) end)
+    local server = peer.spawn("bash -c " .. q(("exec openssl s_server -accept 127.0.0.1:%d -cert %s -key %s -tls1_2 "
+      .. "< <(sleep 2; printf 'r\\n'; sleep 4)"):format(port, q(certs.path("ec.pem")), q(certs.path("ec.key")))))
     peer.wait_port(port, server)
     local tcp = assert(socket.connect("127.0.0.1", port))
-    finally(function() tcp:close() end)
+    finally(function() tcp:close(); peer.stop(server) end)
     local conn = assert(client_ctx():connection({ fd = tcp:getfd() }))
     conn:settimeout(8)
     assert.is_true(conn:handshake())

@@ -17,6 +17,9 @@ local KINDS = {
   { name = "TLS 1.3 ticket", version = "tls1.3", ticket = true, s_server = "-tls1_3", s_client = "-tls1_3" },
 }
 
+-- busted keeps one finally() per test: every peer process a test started is stopped here
+after_each(function() peer.stop_all() end)
+
 local function client_ctx(version)
   return assert(wolfssl.context({ role = "client", ca = certs.path("ca.pem"), max_version = version }))
 end
@@ -87,7 +90,6 @@ describe("openssl s_client resuming with a lua-wolfssl server", function()
   local function serve(ctx, listener, port, args)
     local client = peer.s_client(port, { input = "hello\n", args = args .. " -ign_eof -servername localhost -CAfile "
       .. q(certs.path("ca.pem")) })
-    finally(function() peer.stop(client) end)
     local sock = assert(listener:accept())
     local conn = assert(ctx:connection({ fd = sock:getfd() }))
     conn:settimeout(5)

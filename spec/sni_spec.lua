@@ -10,6 +10,9 @@ local tmp = require "spec.helpers.tmp"
 local LUA = os.getenv("LW_LUA") or "lua5.4"
 local q = tmp.quote
 
+-- busted keeps one finally() per test: every peer process a test started is stopped here
+after_each(function() peer.stop_all() end)
+
 local function server_ctx(extra, kind)
   local o = { role = "server" }
   if kind ~= false then
