@@ -99,6 +99,9 @@ WOLFSSL_X509 *x509_check(lua_State *L, int i);
 void x509_subject_line(WOLFSSL_X509 *x, char *buf, size_t len);
 extern const luaL_Reg x509_functions[];
 
+/* pki.c: key and certificate generation primitives for wolfssl.pki (core.pki) */
+void pki_open(lua_State *L);
+
 /* verify.c */
 int verify_callback(int preverify, WOLFSSL_X509_STORE_CTX *store);
 int verify_set_host(Conn *c, const char *name, size_t len);
