@@ -23,7 +23,7 @@ static void info_set_lower(lua_State *L, const char *k, const char *v) {
 
 /* Did verification run and pass? (mode on, a certificate seen, nothing failed) */
 static int info_verified(Conn *c) {
-  return c->verify_seen && c->verify_err == 0 && (c->flags & CONN_DONE) &&
+  return c->verify_seen && c->verify_err == 0 && c->verify_override == 0 && (c->flags & CONN_DONE) &&
          wolfSSL_get_verify_result(c->ssl) == 0;
 }
 
@@ -54,6 +54,7 @@ static int info_info(lua_State *L) {
   lua_pushboolean(L, info_verified(c));
   lua_setfield(L, -2, "verified");
   if (c->verify_err) info_set(L, "verify_error", verify_error_name(c->verify_err));
+  else if (c->verify_override) info_set(L, "verify_error", verify_error_name(c->verify_override));
   else if (done && wolfSSL_get_verify_result(ssl) != 0)
     info_set(L, "verify_error", verify_error_name((int)wolfSSL_get_verify_result(ssl)));
   return 1;

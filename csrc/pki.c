@@ -566,6 +566,23 @@ static int pki_pem(lua_State *L) {
   return 1;
 }
 
+/* der(pem) -> DER of the first certificate (or CRL) in PEM text, without parsing it:
+ * works for certificates wolfSSL refuses to parse (unknown critical extensions). */
+static int pki_der(lua_State *L) {
+  size_t n;
+  const char *pem = luaL_checklstring(L, 1, &n);
+  int crl = memmem(pem, n, "X509 CRL", 8) != NULL;
+  DerBuffer *d = NULL;
+  int rc = wc_PemToDer((const unsigned char *)pem, (long)n, crl ? CRL_TYPE : CERT_TYPE, &d, NULL, NULL, NULL);
+  if (rc != 0 || d == NULL) {
+    wc_FreeDer(&d);
+    return pki_fail(L, "not a PEM certificate", rc);
+  }
+  lua_pushlstring(L, (const char *)d->buffer, d->length);
+  wc_FreeDer(&d);
+  return 1;
+}
+
 static const luaL_Reg pki_key_methods[] = {
   {"type", pki_key_type},
   {"bits", pki_key_bits},
@@ -590,6 +607,7 @@ static const luaL_Reg pki_funcs[] = {
   {"base64", pki_base64},
   {"random", pki_random},
   {"pem", pki_pem},
+  {"der", pki_der},
   {NULL, NULL}
 };
 

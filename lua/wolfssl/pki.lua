@@ -366,9 +366,7 @@ end
 
 local function der_of(cert)
   if type(cert) == "string" then
-    if cert:find("-----BEGIN", 1, true) then
-      return assert(core.certificate(cert)):der()
-    end
+    if cert:find("-----BEGIN", 1, true) then return assert(C.der(cert)) end
     return cert
   end
   return cert:der()
@@ -450,6 +448,8 @@ end
 --   name_constraints {permitted = {dns=, ip=}, excluded = {...}}
 --   crl_url, ocsp_url     CRL distribution point / OCSP responder URLs
 --   extensions     list of {oid = "1.2.3", critical = bool, value = DER bytes}
+-- A certificate wolfSSL itself cannot parse (an unknown critical extension) is
+-- returned as PEM text rather than a Certificate object.
 function M.certificate(t)
   if type(t) ~= "table" then error("bad argument #1 to 'certificate' (table expected)", 2) end
   if not t.subject then error("certificate: 'subject' is required", 2) end
@@ -495,7 +495,9 @@ function M.certificate(t)
   tbs = splice_extensions(tbs, front, extra)
   local cert_der, serr = C.sign_tbs(tbs, hash, issuer_key)
   if not cert_der then error(serr, 2) end
-  return assert(core.certificate(cert_der)), key
+  -- wolfSSL refuses to parse a certificate with an unknown critical extension
+  -- (ASN_CRIT_EXT_E), so such a one comes back as PEM text instead of an object.
+  return core.certificate(cert_der) or C.pem(cert_der, "CERTIFICATE"), key
 end
 
 ---------------------------------------------------------------------------------------
