@@ -107,3 +107,190 @@ describe("certificate verification against openssl s_server", function()
     end)
   end
 end)
+
+describe("host names (RFC 6125) and addresses", function()
+  local pki = require "wolfssl.pki"
+  local ca = certs.ca
+
+  local function server_for(spec)
+    local cert, key = ca:issue(spec)
+    return assert(wolfssl.context({ role = "server", certificate = cert, key = key:pem() }))
+  end
+
+  local function accepts(sctx, name)
+    local p, err = wolfssl.pair(client_ctx(), sctx, { server_name = name })
+    if p then p:close() end
+    return p ~= nil, err
+  end
+
+  it("matches a wildcard only as the whole left-most label, for exactly one label", function()
+    local s = server_for({ subject = "CN=wild", dns = { "*.example.test" } })
+    assert.is_true((accepts(s, "www.example.test")))
+    assert.is_true((accepts(s, "WWW.Example.Test.")))
+    assert.is_false((accepts(s, "a.b.example.test")))
+    assert.is_false((accepts(s, "example.test")))
+  end)
+
+  it("does not honour partial or top-level wildcards", function()
+    assert.is_false((accepts(server_for({ subject = "CN=partial", dns = { "f*.example.test" } }), "foo.example.test")))
+    assert.is_false((accepts(server_for({ subject = "CN=tld", dns = { "*.test" } }), "example.test")))
+  end)
+
+  it("matches the CN of a certificate without subjectAltName only with allow_cn_match", function()
+    local s = server_for({ subject = "CN=cn-only.test" })
+    local p, err = wolfssl.pair(client_ctx(), s, { server_name = "cn-only.test" })
+    assert.is_nil(p)
+    assert.equal("certificate verify failed: hostname mismatch: no subjectAltName, and the CN is not matched "
+      .. "(allow_cn_match = false) (depth 0, CN=cn-only.test) (sent alert bad_certificate)", err)
+    assert.truthy(wolfssl.pair(client_ctx({ allow_cn_match = true }), s, { server_name = "cn-only.test" }))
+    -- a certificate with dNSNames never falls back to its CN
+    local s2 = server_for({ subject = "CN=cn.test", dns = { "other.test" } })
+    assert.is_nil((wolfssl.pair(client_ctx({ allow_cn_match = true }), s2, { server_name = "cn.test" })))
+  end)
+
+  it("compares IPv6 addresses as addresses, whatever their spelling", function()
+    local s = server_for({ subject = "CN=v6", ip = { "2001:db8::1" } })
+    assert.is_true((accepts(s, "2001:db8:0:0:0:0:0:1")))
+    assert.is_true((accepts(s, "[2001:DB8::1]")))
+    assert.is_false((accepts(s, "2001:db8::2")))
+  end)
+end)
+
+describe("on_verify(conn, v)", function()
+  local int = certs.ca:intermediate({ subject = "CN=Spec Intermediate" })
+
+  local function chain_server(spec)
+    spec.subject = spec.subject or "CN=localhost"
+    spec.dns = spec.dns or { "localhost" }
+    local cert, key = int:issue(spec)
+    return assert(wolfssl.context({ role = "server", certificate = { cert, int.certificate }, key = key:pem() })), cert
+  end
+
+  it("is called for the intermediate, then the leaf, with the verdict and the chain", function()
+    local sctx, leaf = chain_server({})
+    local calls = {}
+    local cctx = client_ctx({ on_verify = function(conn, v)
+      calls[#calls + 1] = { conn = conn, v = v }
+    end })
+    local p = assert(wolfssl.pair(cctx, sctx, { server_name = "localhost" }))
+    assert.equal(2, #calls)
+    local int_call, leaf_call = calls[1].v, calls[2].v
+    assert.equal(p.client, calls[1].conn)
+    assert.same({ 1, 0 }, { int_call.depth, leaf_call.depth })
+    assert.is_true(int_call.ok and leaf_call.ok)
+    assert.is_nil(leaf_call.error)
+    assert.equal(int.certificate, int_call.certificate)
+    assert.equal(leaf, leaf_call.certificate)
+    -- leaf first, ending with the trust anchor (which wolfSSL never passes on its own)
+    assert.same({ leaf, int.certificate, certs.ca.certificate }, leaf_call.chain)
+    assert.is_true(p.client:info().verified)
+    -- the verified chain is the same one, kept after the handshake
+    assert.same({ leaf, int.certificate, certs.ca.certificate }, p.client:verified_chain())
+  end)
+
+  it("sees the real error even where wolfSSL's preverify flag says 1 (host mismatch)", function()
+    local seen
+    local cctx = client_ctx({ on_verify = function(_, v) if v.depth == 0 then seen = v end end })
+    assert.is_nil((wolfssl.pair(cctx, server_ctx("wrong-host"), { server_name = "localhost" })))
+    assert.is_false(seen.ok)
+    assert.equal("hostname_mismatch", seen.error)
+    assert.equal("hostname mismatch", seen.message)
+  end)
+
+  it("keeps the binding's verdict when it returns nil", function()
+    local cctx = client_ctx({ on_verify = function() end })
+    assert.truthy(wolfssl.pair(cctx, server_ctx("ec"), { server_name = "localhost" }))
+    local p, _, code = wolfssl.pair(cctx, server_ctx("untrusted"), { server_name = "localhost" })
+    assert.is_nil(p)
+    assert.equal("verify_failed", code)
+  end)
+
+  it("accepts what it returns true for; the peer then does not count as verified", function()
+    local cctx = client_ctx({ on_verify = function() return true end })
+    local p = assert(wolfssl.pair(cctx, server_ctx("untrusted"), { server_name = "localhost" }))
+    local info = p.client:info()
+    assert.is_false(info.verified)
+    assert.equal("unable_to_get_issuer_cert_locally", info.verify_error)
+    assert.is_nil(p.client:verified_chain())
+    assert.equal("wolfssl.Certificate: CN=localhost", tostring(p.client:peer_certificate()))
+  end)
+
+  it("rejects what it returns false for, naming its reason, with alert bad_certificate even for a CA", function()
+    local sctx = chain_server({})
+    local cctx = client_ctx({ on_verify = function(_, v)
+      if v.depth == 1 then return false, "intermediate not allowed here" end
+    end })
+    local p, err, code, _, pair = wolfssl.pair(cctx, sctx, { server_name = "localhost" })
+    assert.is_nil(p)
+    assert.equal("verify_failed", code)
+    assert.equal("certificate verify failed: rejected by on_verify: intermediate not allowed here "
+      .. "(depth 1, CN=Spec Intermediate) (sent alert bad_certificate)", err)
+    assert.equal("handshake failed: received alert bad_certificate", pair.errors.server[1])
+    assert.equal("application_verification", pair.client:info().verify_error)
+  end)
+
+  it("turns an error into code 'callback' and alert bad_certificate, without unwinding wolfSSL", function()
+    for _, depth in ipairs({ 0, 1 }) do
+      local cctx = client_ctx({ on_verify = function(_, v)
+        if v.depth == depth then error({ "not a string" }) end
+      end })
+      local p, err, code, _, pair = wolfssl.pair(cctx, chain_server({}), { server_name = "localhost" })
+      assert.is_nil(p)
+      assert.equal("callback", code)
+      assert.equal("callback error: (error object is not a string)", err)
+      assert.equal("handshake failed: received alert bad_certificate", pair.errors.server[1])
+      -- latched: the connection keeps saying why
+      assert.equal(err, select(2, pair.client:handshake()))
+    end
+  end)
+
+  it("can be set per connection, overriding the context's", function()
+    local cctx = client_ctx({ on_verify = function() return false, "context says no" end })
+    local conn = cctx:connection({ server_name = "localhost" })
+    conn:set_handler("on_verify", function() return true end)
+    local s = server_ctx("untrusted"):connection()
+    local p = setmetatable({ client = conn, server = s }, require("wolfssl.pair").Pair)
+    assert.is_true(p:handshake())
+  end)
+
+  it("allows deciding after the handshake: accept, inspect peer_chain(), close with close_notify", function()
+    local cctx = client_ctx({ on_verify = function() return true end })
+    local p = assert(wolfssl.pair(cctx, server_ctx("untrusted"), { server_name = "localhost" }))
+    local chain = p.client:peer_chain()
+    assert.equal(1, #chain)
+    local trusted = certs.ca.certificate
+    assert.is_false(chain[1]:issued_by(trusted)) -- the script's own judgement
+    -- wolfSSL cannot send a fatal alert once the handshake is done: close_notify it is
+    assert.same({ true, "sent" }, { p.client:shutdown() })
+    p:flush()
+    local data, _, code = p.server:read()
+    assert.is_nil(data)
+    assert.equal("closed", code)
+    p:close()
+  end)
+
+  it("gives certificates that outlive their connection", function()
+    local kept
+    local cctx = client_ctx({ on_verify = function(_, v) kept = v.chain end })
+    local p = assert(wolfssl.pair(cctx, server_ctx("ec"), { server_name = "localhost" }))
+    local leaf = p.client:peer_certificate()
+    p:close()
+    p = nil
+    collectgarbage()
+    collectgarbage()
+    assert.equal("CN=localhost", tostring(kept[1]:subject()))
+    assert.equal(leaf, kept[1])
+    assert.equal(certs.read("ec.pem"), leaf:pem())
+  end)
+end)
+
+describe("verify = 'none'", function()
+  it("still calls nothing and verifies nothing", function()
+    local called = false
+    local cctx = client_ctx({ verify = "none", on_verify = function() called = true end })
+    local p = assert(wolfssl.pair(cctx, server_ctx("untrusted"), { server_name = "localhost" }))
+    assert.is_false(called)
+    assert.is_false(p.client:info().verified)
+    assert.is_nil(p.client:verified_chain())
+  end)
+end)
