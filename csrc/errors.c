@@ -94,6 +94,7 @@ static const Name verify_errors[] = {
   {VERIFY_ERR_WEAK_DIGEST, "weak_signature_digest", "signature digest algorithm too weak"},
   {VERIFY_ERR_OCSP_NO_STAPLE, "ocsp_staple_missing", "no valid OCSP response was stapled"},
   {VERIFY_ERR_OCSP_BAD_RESPONSE, "ocsp_bad_response", "the stapled OCSP response is not usable"},
+  {VERIFY_ERR_NO_PEER_CERT, "peer_certificate_missing", "peer did not return a certificate"},
   {-1, NULL, NULL}
 };
 

@@ -42,6 +42,7 @@ typedef struct VerifyPolicy {
 #define VERIFY_ERR_WEAK_DIGEST 1002
 #define VERIFY_ERR_OCSP_NO_STAPLE 1003
 #define VERIFY_ERR_OCSP_BAD_RESPONSE 1004
+#define VERIFY_ERR_NO_PEER_CERT 1005
 
 typedef struct Context {
   WOLFSSL_CTX *ctx;

@@ -178,6 +178,31 @@ static int verify_policy_check(WOLFSSL_X509 *cert, int depth, const VerifyPolicy
   return 0;
 }
 
+/* wolfSSL reports one error per certificate and stops checking at it: an EKU failure
+ * overwrites whatever came before (even "no signer"), and a name-constraints failure
+ * returns before the validity dates are looked at. Relaxing one of them must not
+ * wave the others through, so the certificate is checked again without it:
+ * 0 if nothing else is wrong, else the error found. */
+static int verify_recheck(WOLFSSL *ssl, WOLFSSL_X509 *cert, int relaxed, const VerifyPolicy *p) {
+  WOLFSSL_CERT_MANAGER *cm = wolfSSL_CTX_GetCertManager(wolfSSL_get_SSL_CTX(ssl));
+  int n = 0, rc;
+  const unsigned char *der = wolfSSL_X509_get_der(cert, &n);
+  if (cm == NULL || der == NULL) return relaxed;
+  if (relaxed == WOLF_EXTKEYUSE_AUTH_E) {
+    /* the chain as wolfSSL verifies any certificate: signature up to a trusted or
+     * already verified CA, dates, name constraints, CRL */
+    rc = wolfSSL_CertManagerVerifyBuffer(cm, der, n, WOLFSSL_FILETYPE_ASN1);
+    if (rc == WOLFSSL_SUCCESS) return 0;
+    if (rc != WOLF_ASN_NAME_INVALID_E || !p->relax_name_constraints) return rc;
+  }
+  /* name constraints: wolfSSL checked them after confirming the signature, so what is
+   * left is the dates and revocation */
+  if (wolfSSL_X509_cmp_current_time(wolfSSL_X509_get_notBefore(cert)) > 0) return -150;
+  if (wolfSSL_X509_cmp_current_time(wolfSSL_X509_get_notAfter(cert)) < 0) return -151;
+  rc = wolfSSL_CertManagerCheckCRL(cm, (unsigned char *)der, n);
+  return rc == WOLFSSL_SUCCESS ? 0 : rc;
+}
+
 static void verify_record(Conn *c, int err, int depth, WOLFSSL_X509 *cert, const char *why) {
   char line[256];
   if (c->verify_err != 0) return; /* the first failure is the one worth naming */
@@ -292,17 +317,24 @@ int verify_callback(int preverify, WOLFSSL_X509_STORE_CTX *store) {
   int der_len = 0;
   if (c == NULL) return 0; /* not ours: fail closed */
   /* A server whose client sent no certificate: NULL, or (answering a post-handshake
-   * CertificateRequest) an empty certificate object. FAIL_IF_NO_PEER_CERT is
-   * wolfSSL's to enforce. */
+   * CertificateRequest) an empty certificate object. In TLS 1.3 wolfSSL enforces
+   * FAIL_IF_NO_PEER_CERT itself, with alert certificate_required; in TLS 1.2 it fails
+   * (-345) without sending any alert, and the client waits forever, so the binding
+   * fails it here, which sends bad_certificate. */
   if (cert == NULL || wolfSSL_X509_get_der(cert, &der_len) == NULL || der_len == 0) {
-    if (wolfSSL_get_verify_mode(ssl) & WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT) return 0;
+    if ((wolfSSL_get_verify_mode(ssl) & WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT) &&
+        wolfSSL_version(ssl) < TLS1_3_VERSION) {
+      verify_record(c, VERIFY_ERR_NO_PEER_CERT, 0, NULL, NULL);
+      return 0;
+    }
     return preverify && err == 0;
   }
   c->verify_seen = 1;
   if (!preverify && err == 0) err = X509_V_ERR_UNSPECIFIED;
   p = verify_policy_of(c);
-  if (err == WOLF_EXTKEYUSE_AUTH_E && p->relax_eku) err = 0;
-  if (err == WOLF_ASN_NAME_INVALID_E && p->relax_name_constraints) err = 0;
+  if ((err == WOLF_EXTKEYUSE_AUTH_E && p->relax_eku) ||
+      (err == WOLF_ASN_NAME_INVALID_E && p->relax_name_constraints))
+    err = verify_recheck(ssl, cert, err, p);
   wolf_err = err;
   if (err == 0 && depth == 0 && c->host) err = verify_host(c, cert, p, why, sizeof why);
   if (err == 0) err = verify_policy_check(cert, depth, p, why, sizeof why);

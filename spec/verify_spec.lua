@@ -294,3 +294,44 @@ describe("verify = 'none'", function()
     assert.is_nil(p.client:verified_chain())
   end)
 end)
+
+describe("relaxing one check does not wave others through", function()
+  -- wolfSSL reports one error per certificate: an EKU failure overwrites any earlier one,
+  -- and a name-constraints failure is returned before the dates are checked
+  local pki = require "wolfssl.pki"
+  local nc = certs.ca:intermediate({ subject = "CN=Constrained", name_constraints = { permitted = { dns = { "good.test" } } } })
+
+  local function try(issuer, spec, opts)
+    local cert, key = issuer:issue(spec)
+    local chain = { cert }
+    for _, c in ipairs(issuer:chain()) do chain[#chain + 1] = c end
+    local sctx = assert(wolfssl.context({ role = "server", certificate = chain, key = key:pem() }))
+    return wolfssl.pair(client_ctx(opts), sctx, { server_name = spec.dns[1] })
+  end
+
+  it("check_eku = false still rejects an expired certificate with the wrong EKU", function()
+    local spec = { subject = "CN=old", dns = { "localhost" }, eku = { "clientAuth" },
+      not_before = os.time() - 40 * 86400, not_after = os.time() - 86400 }
+    local p, err = try(certs.ca, spec, { check_eku = false })
+    assert.is_nil(p)
+    assert.matches("certificate has expired (depth 0, CN=old)", err, 1, true)
+    spec.not_after = os.time() + 86400
+    assert.truthy(try(certs.ca, spec, { check_eku = false }))
+  end)
+
+  it("check_name_constraints = false still rejects an expired or revoked certificate outside them", function()
+    local spec = { subject = "CN=outside", dns = { "outside.test" },
+      not_before = os.time() - 40 * 86400, not_after = os.time() - 86400 }
+    local p, err = try(nc, spec, { check_name_constraints = false })
+    assert.is_nil(p)
+    assert.matches("certificate has expired (depth 0, CN=outside)", err, 1, true)
+    local revoked = { subject = "CN=outside", dns = { "outside.test" }, serial = "77" }
+    local crls = { nc:crl({ revoked = { "77" } }), certs.ca:crl({}) }
+    p, err = try(nc, revoked, { check_name_constraints = false, crl = crls })
+    assert.is_nil(p)
+    assert.matches("certificate revoked (depth 0, CN=outside)", err, 1, true)
+    revoked.serial = "78"
+    assert.truthy(try(nc, revoked, { check_name_constraints = false, crl = crls }))
+    assert.is_nil((try(nc, revoked, { crl = crls })))
+  end)
+end)

@@ -155,7 +155,10 @@ return function(M)
     always = true,
     apply = function(ctx, v, o)
       if o.role == "client" then
-        if v == nil then v = o.certificate ~= nil end
+        -- a TLS 1.3 extension: a 1.2-only client has nothing to offer
+        local tls13 = o.max_version == nil or o.max_version == "tls1.3" or o.max_version == "TLSv1.3"
+        if v and not tls13 then return nil, "post_handshake_auth needs TLS 1.3 (max_version)" end
+        if v == nil then v = o.certificate ~= nil and tls13 end
         pha[ctx] = v or nil
       elseif v then
         return nil, "post_handshake_auth is a client option (servers call conn:request_certificate())"
