@@ -233,25 +233,37 @@ static const VerifyPolicy *verify_policy_of(Conn *c) {
   return p;
 }
 
-/* Push the chain wolfSSL is verifying, leaf first: X509_STORE_CTX_get_chain is
- * [anchor, ..., leaf] in wolfSSL, the reverse of OpenSSL (item 4). */
+/* Push the chain being verified, leaf first: the certificates the peer sent, then the
+ * trust anchor that issued the last of them, if the store has it (wolfSSL never passes
+ * the anchor to the callback, item 4). Built from the store's certificate buffers:
+ * X509_STORE_CTX_get_chain would give the same in reverse, but leaks an X509 on each
+ * call in 5.5.4 (found with valgrind: wolfSSL_get_chain_X509 inside it). */
 static void verify_push_chain(lua_State *L, WOLFSSL_X509_STORE_CTX *store, int as_der) {
-  WOLFSSL_STACK *ch = wolfSSL_X509_STORE_CTX_get_chain(store);
-  int i, n = ch ? wolfSSL_sk_X509_num(ch) : 0, k = 0;
-  lua_createtable(L, n, 0);
-  for (i = n - 1; i >= 0; i--) {
-    WOLFSSL_X509 *x = wolfSSL_sk_X509_value(ch, i);
-    if (x == NULL) continue;
-    if (as_der) {
-      int dn = 0;
-      const unsigned char *d = wolfSSL_X509_get_der(x, &dn);
-      if (d == NULL) continue;
-      lua_pushlstring(L, (const char *)d, (size_t)dn);
-    } else {
-      x509_push_copy(L, x);
-    }
+  int i, n = store->certs ? store->totalCerts : 0, k = 0;
+  WOLFSSL_X509 *top = NULL, *anchor = NULL;
+  lua_createtable(L, n + 1, 0);
+  for (i = 0; i < n; i++) {
+    const unsigned char *d = store->certs[i].buffer;
+    int dn = (int)store->certs[i].length;
+    if (d == NULL || dn <= 0) continue;
+    if (as_der) lua_pushlstring(L, (const char *)d, (size_t)dn);
+    else x509_push_der(L, d, dn);
     lua_rawseti(L, -2, ++k);
   }
+  if (n > 0) top = wolfSSL_X509_d2i(NULL, store->certs[n - 1].buffer, (int)store->certs[n - 1].length);
+  if (top && wolfSSL_X509_check_issued(top, top) != 0 &&
+      wolfSSL_X509_STORE_CTX_get1_issuer(&anchor, store, top) == WOLFSSL_SUCCESS && anchor) {
+    int dn = 0;
+    const unsigned char *d = wolfSSL_X509_get_der(anchor, &dn);
+    if (d) {
+      if (as_der) lua_pushlstring(L, (const char *)d, (size_t)dn);
+      else x509_push_copy(L, anchor);
+      lua_rawseti(L, -2, ++k);
+    }
+  }
+  wolfSSL_X509_free(anchor);
+  wolfSSL_X509_free(top);
+  wolfSSL_ERR_clear_error();
 }
 
 /* Keep the chain that passed (DER, leaf first, anchor last) for conn:verified_chain(). */
