@@ -69,7 +69,7 @@ local function dump(v, indent, comment)
     local parts = {}
     for i = 1, n do parts[#parts + 1] = dump(v[i]) end
     for _, k in ipairs(keys) do parts[#parts + 1] = k .. " = " .. dump(v[k]) end
-    local line = "{ " .. table.concat(parts, ", ") .. (#parts > 0 and " }" or "}")
+    local line = #parts > 0 and ("{ " .. table.concat(parts, ", ") .. " }") or "{}"
     if #line <= 72 and not (comment and next(keys) and comment[keys[1]]) then return line end
   end
   local inner, lines = indent .. "  ", {}
