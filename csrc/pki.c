@@ -611,14 +611,18 @@ static const luaL_Reg pki_funcs[] = {
   {NULL, NULL}
 };
 
-/* Leaves a table of the pki primitives on the stack (core.pki); Key is its class. */
+/* Leaves a table of the pki primitives on the stack (core.pki), with the Key methods
+ * table as its field Key. */
 void pki_open(lua_State *L) {
   luaL_newmetatable(L, LW_KEY);
   luaL_setfuncs(L, pki_key_meta, 0);
   lua_newtable(L);
   luaL_setfuncs(L, pki_key_methods, 0);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "__index");
   lua_newtable(L);
   luaL_setfuncs(L, pki_funcs, 0);
+  lua_insert(L, -2);
+  lua_setfield(L, -2, "Key"); /* pki.lua adds the Lua-side key methods to it */
+  lua_remove(L, -2);
 }

@@ -128,6 +128,28 @@ describe("the default client against the badssl-like matrix (openssl s_server)",
     assert.is_true(ok, err)
   end)
 
+  it("checks the OCSP response openssl s_server staples (-status_file)", function()
+    server = serve("good-ecdsa", " -status_file " .. q(m.path("good-ecdsa.ocsp")))
+    local ok, err, _, info = connect(server, { ocsp_stapling = "required" }, "good-ecdsa.test")
+    assert.is_true(ok, err)
+    assert.is_true(info.verified)
+    peer.stop(server)
+    server = serve("revoked", " -status_file " .. q(m.path("revoked.ocsp")))
+    local code
+    ok, err, code = connect(server, { ocsp_stapling = true }, "revoked.test")
+    assert.is_nil(ok)
+    assert.equal("verify_failed", code)
+    assert.equal("certificate verify failed: certificate revoked (stapled OCSP response) (depth 0, CN=revoked.test)", err)
+  end)
+
+  it("requires a staple from a server that sends none, when told to", function()
+    server = serve("good-ecdsa")
+    local ok, err, code = connect(server, { ocsp_stapling = "required" }, "good-ecdsa.test")
+    assert.is_nil(ok)
+    assert.equal("verify_failed", code)
+    assert.matches("no valid OCSP response was stapled", err, 1, true)
+  end)
+
   it("accepts the revoked leaf without CRLs: revocation is opt-in", function()
     server = serve("revoked")
     assert.is_true((connect(server, nil, "revoked.test")))

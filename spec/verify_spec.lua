@@ -3,6 +3,7 @@ local socket = require "socket"
 local wolfssl = require "wolfssl"
 local certs = require "spec.helpers.certs"
 local peer = require "spec.helpers.peer"
+local tmp = require "spec.helpers.tmp"
 
 local function server_ctx(name)
   return assert(wolfssl.context({ role = "server", certificate = certs.path(name .. ".pem"),
@@ -333,5 +334,108 @@ describe("relaxing one check does not wave others through", function()
     revoked.serial = "78"
     assert.truthy(try(nc, revoked, { check_name_constraints = false, crl = crls }))
     assert.is_nil((try(nc, revoked, { crl = crls })))
+  end)
+end)
+
+describe("revocation (in memory)", function()
+  local root = certs.ca
+  local int = root:intermediate({ subject = "CN=Revoking Intermediate" })
+  local good, good_key = int:issue({ subject = "CN=localhost", dns = { "localhost" } })
+  local bad, bad_key = int:issue({ subject = "CN=revoked", dns = { "localhost" } })
+
+  local function sctx(cert, key, extra)
+    local o = { role = "server", certificate = { cert, int.certificate }, key = key:pem() }
+    for k, v in pairs(extra or {}) do o[k] = v end
+    return assert(wolfssl.context(o))
+  end
+
+  it("loads an intermediate's CRL before the intermediate was ever seen (wolfSSL's load order)", function()
+    -- wolfSSL's own loader refuses a CRL whose issuer is not trusted yet (-190)
+    local crls = { int:crl({ revoked = { bad } }), root:crl({}) }
+    local p, err, code = wolfssl.pair(client_ctx({ crl = crls }), sctx(bad, bad_key), { server_name = "localhost" })
+    assert.is_nil(p)
+    assert.equal("verify_failed", code)
+    assert.equal("certificate verify failed: certificate revoked (depth 0, CN=revoked) (sent alert certificate_revoked)", err)
+    assert.truthy(wolfssl.pair(client_ctx({ crl = crls }), sctx(good, good_key), { server_name = "localhost" }))
+  end)
+
+  it("takes CRLs as a PEM bundle, a DER string, a file path or a list", function()
+    local bundle = int:crl({ revoked = { bad } }) .. root:crl({})
+    local der_crl = int:crl({ revoked = { bad }, format = "der" })
+    for _, crl in ipairs({ bundle, tmp.write("crls.pem", bundle), { der_crl, root:crl({}) } }) do
+      local p, _, code = wolfssl.pair(client_ctx({ crl = crl }), sctx(bad, bad_key), { server_name = "localhost" })
+      assert.is_nil(p)
+      assert.equal("verify_failed", code)
+    end
+  end)
+
+  it("does not trust a CRL signed by another key", function()
+    local impostor = require("wolfssl.pki").ca({ subject = "CN=Revoking Intermediate" })
+    local p, err = wolfssl.pair(client_ctx({ crl = { impostor:crl({}), root:crl({}) } }), sctx(good, good_key),
+      { server_name = "localhost" })
+    assert.is_nil(p)
+    assert.matches("unable to get certificate CRL (depth 0, CN=localhost)", err, 1, true)
+  end)
+
+  it("refuses bad CRL values when the context is made", function()
+    assert.same({ nil, "cannot load CRL (no PEM CRL found)" }, { wolfssl.context({ role = "client", crl = "-----BEGIN nothing" }) })
+    assert.matches("^cannot open CRL: ", select(2, wolfssl.context({ role = "client", crl = "/nonexistent.crl" })))
+    assert.has_error(function() wolfssl.context({ role = "client", crl = 42 }) end)
+  end)
+
+  local resp_good = int:ocsp_response({ certificate = good })
+  local resp_revoked = int:ocsp_response({ certificate = bad, status = "revoked" })
+
+  it("checks a stapled OCSP response: good passes, revoked fails naming the certificate", function()
+    local p = assert(wolfssl.pair(client_ctx({ ocsp_stapling = true }), sctx(good, good_key, { ocsp_response = resp_good }),
+      { server_name = "localhost" }))
+    assert.is_true(p.client:info().verified)
+    local _, err, code = wolfssl.pair(client_ctx({ ocsp_stapling = true }),
+      sctx(bad, bad_key, { ocsp_response = resp_revoked }), { server_name = "localhost" })
+    assert.equal("verify_failed", code)
+    assert.equal("certificate verify failed: certificate revoked (stapled OCSP response) (depth 0, CN=revoked)", err)
+  end)
+
+  it("rejects a staple about another certificate", function()
+    local _, err, code = wolfssl.pair(client_ctx({ ocsp_stapling = true }),
+      sctx(bad, bad_key, { ocsp_response = resp_good }), { server_name = "localhost" })
+    assert.equal("verify_failed", code)
+    assert.matches("the stapled OCSP response does not vouch for this certificate", err, 1, true)
+  end)
+
+  it("requires a valid staple with ocsp_stapling = 'required', ignores a missing one otherwise", function()
+    assert.truthy(wolfssl.pair(client_ctx({ ocsp_stapling = true }), sctx(good, good_key), { server_name = "localhost" }))
+    local _, err, code = wolfssl.pair(client_ctx({ ocsp_stapling = "required" }), sctx(good, good_key),
+      { server_name = "localhost" })
+    assert.equal("verify_failed", code)
+    assert.equal("certificate verify failed: no valid OCSP response was stapled (ocsp_stapling = \"required\")"
+      .. " (depth 0, CN=localhost)", err)
+    local impostor = require("wolfssl.pki").ca({ subject = "CN=Revoking Intermediate" })
+    local forged = impostor:ocsp_response({ certificate = good })
+    assert.equal("verify_failed", select(3, wolfssl.pair(client_ctx({ ocsp_stapling = "required" }),
+      sctx(good, good_key, { ocsp_response = forged }), { server_name = "localhost" })))
+  end)
+
+  it("asks a function for each connection's response, and reports its errors", function()
+    local asked = 0
+    local s = sctx(good, good_key, { ocsp_response = function(conn)
+      asked = asked + 1
+      assert(conn:role() == "server")
+      return resp_good
+    end })
+    assert.truthy(wolfssl.pair(client_ctx({ ocsp_stapling = "required" }), s, { server_name = "localhost" }))
+    assert.equal(1, asked)
+    local failing = sctx(good, good_key, { ocsp_response = function() error("responder down") end })
+    local _, err, code, side = wolfssl.pair(client_ctx({ ocsp_stapling = true }), failing, { server_name = "localhost" })
+    assert.equal("server", side)
+    assert.equal("callback", code)
+    assert.matches("callback error: .*responder down", err)
+  end)
+
+  it("keeps stapling options on the side they belong to", function()
+    assert.same({ nil, "ocsp_stapling is a client option (servers use ocsp_response)" },
+      { wolfssl.context({ role = "server", ocsp_stapling = true }) })
+    assert.same({ nil, "ocsp_response is a server option (clients use ocsp_stapling)" },
+      { wolfssl.context({ role = "client", ocsp_response = "x" }) })
   end)
 end)

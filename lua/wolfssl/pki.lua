@@ -375,7 +375,7 @@ end
 ---------------------------------------------------------------------------------------
 -- Keys
 
-local Key = debug.getregistry()["wolfssl.Key"].__index
+local Key = C.Key
 
 -- key:pem{password=, format = "pkcs8" (default) | "traditional"}
 function Key:pem(opts)

@@ -84,6 +84,10 @@ case("weak-ca-key", M.p224_int, {})
 M.crls = M.int:crl({ revoked = { cases["revoked"].certificate } }) .. M.root:crl({})
 pki.write(path("crls.pem"), M.crls)
 
+-- OCSP responses for openssl s_server -status_file
+pki.write(path("good-ecdsa.ocsp"), M.int:ocsp_response({ certificate = cases["good-ecdsa"].certificate }))
+pki.write(path("revoked.ocsp"), M.int:ocsp_response({ certificate = cases["revoked"].certificate, status = "revoked" }))
+
 -- a client certificate for the mTLS cases
 local ccert, ckey = M.int:issue({ subject = "CN=matrix client", eku = { "clientAuth" } })
 pki.write(path("client.pem"), ccert:pem() .. M.int:pem())
