@@ -583,6 +583,11 @@ static int pki_der(lua_State *L) {
   return 1;
 }
 
+static int pki_is_key(lua_State *L) {
+  lua_pushboolean(L, luaL_testudata(L, 1, LW_KEY) != NULL);
+  return 1;
+}
+
 static const luaL_Reg pki_key_methods[] = {
   {"type", pki_key_type},
   {"bits", pki_key_bits},
@@ -608,6 +613,7 @@ static const luaL_Reg pki_funcs[] = {
   {"random", pki_random},
   {"pem", pki_pem},
   {"der", pki_der},
+  {"is_key", pki_is_key},
   {NULL, NULL}
 };
 

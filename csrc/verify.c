@@ -306,11 +306,18 @@ static int verify_lua(Conn *c, WOLFSSL_X509_STORE_CTX *store, WOLFSSL_X509 *cert
   verify_push_chain(L, store, 0);
   lua_setfield(L, -2, "chain");
   if (bridge_pcall(L, 2, 2, &c->cb_error) != 0) return LUA_FAILED;
-  if (lua_toboolean(L, -2)) r = LUA_ACCEPT;
-  else if (!lua_isnil(L, -2)) {
+  /* only a real boolean decides: a stray value (a string, a table) is a bug in the
+   * callback, and accepting a certificate by accident is the worst outcome */
+  if (lua_isboolean(L, -2) && lua_toboolean(L, -2)) r = LUA_ACCEPT;
+  else if (lua_isboolean(L, -2)) {
     const char *s = lua_tostring(L, -1);
     snprintf(reason, len, "rejected by on_verify%s%s", s ? ": " : "", s ? s : "");
     r = LUA_REJECT;
+  } else if (!lua_isnil(L, -2)) {
+    c->cb_error = lw_strdup(lua_pushfstring(L, "on_verify must return true, false or nil (got %s)",
+                                            luaL_typename(L, -2)));
+    lua_pop(L, 1);
+    r = LUA_FAILED;
   }
   lua_pop(L, 2);
   return r;

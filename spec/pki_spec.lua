@@ -165,3 +165,28 @@ describe("pki revocation data", function()
     end
   end)
 end)
+
+describe("pki with bad input", function()
+  it("raises for wrong types, naming what is wrong", function()
+    assert.has_error(function() pki.key(42) end)
+    assert.has_error(function() pki.load_key(nil) end)
+    assert.has_error(function() pki.key():sign(nil) end)
+    assert.has_error(function() pki.key():sign("x", "sha3") end)
+    assert.has_error(function() pki.certificate({ subject = "CN=x", key = "not a key" }) end,
+      "certificate: 'key' must be a key from pki.key() or pki.load_key()")
+    assert.has_error(function() pki.certificate("CN=x") end, "bad argument #1 to 'certificate' (table expected)")
+    assert.has_error(function() pki.crl({}) end, "crl: 'issuer' and 'issuer_key' are required")
+    assert.has_error(function() pki.ocsp_response({}) end,
+      "ocsp_response: 'issuer', 'issuer_key' and 'certificate' are required")
+  end)
+
+  it("keeps keys usable whatever order things are collected in", function()
+    local keys = {}
+    for i = 1, 20 do keys[i] = pki.key() end
+    local cert = pki.certificate({ subject = "CN=gc", key = keys[20] })
+    keys = nil
+    collectgarbage()
+    collectgarbage()
+    assert.equal("CN=gc", tostring(cert:subject()))
+  end)
+end)

@@ -402,6 +402,7 @@ end
 
 -- pki.load_key(pem_or_der [, password]) -> Key | nil, message
 M.load_key = C.load_key
+M.is_key = C.is_key
 M.digest = C.digest
 M.base64 = C.base64
 M.Key = Key
@@ -453,6 +454,11 @@ end
 function M.certificate(t)
   if type(t) ~= "table" then error("bad argument #1 to 'certificate' (table expected)", 2) end
   if not t.subject then error("certificate: 'subject' is required", 2) end
+  for _, f in ipairs({ "key", "issuer_key" }) do
+    if t[f] ~= nil and not C.is_key(t[f]) then
+      error(("certificate: '%s' must be a key from pki.key() or pki.load_key()"):format(f), 2)
+    end
+  end
   local key = t.key or M.key(t.key_type, t.key_param)
   local issuer_key = t.issuer_key or key
   local subject = M.name(t.subject)
