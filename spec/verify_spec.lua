@@ -343,8 +343,15 @@ describe("revocation (in memory)", function()
   local good, good_key = int:issue({ subject = "CN=localhost", dns = { "localhost" } })
   local bad, bad_key = int:issue({ subject = "CN=revoked", dns = { "localhost" } })
 
+  -- wolfSSL 5.5.4's TLS 1.3 server leaks about 3.4 KB per handshake in which it staples
+  -- an OCSP response (reproduced in plain C, with the status callback and with its own
+  -- OCSP lookup alike). Under `make asan` the stapling servers speak TLS 1.2, so the
+  -- leak check keeps meaning something for the binding's own code.
+  local STAPLING_MAX = os.getenv("WOLFSSL_SPEC_ASAN") and "tls1.2" or nil
+
   local function sctx(cert, key, extra)
     local o = { role = "server", certificate = { cert, int.certificate }, key = key:pem() }
+    if extra and extra.ocsp_response then o.max_version = STAPLING_MAX end
     for k, v in pairs(extra or {}) do o[k] = v end
     return assert(wolfssl.context(o))
   end
@@ -393,7 +400,9 @@ describe("revocation (in memory)", function()
     local _, err, code = wolfssl.pair(client_ctx({ ocsp_stapling = true }),
       sctx(bad, bad_key, { ocsp_response = resp_revoked }), { server_name = "localhost" })
     assert.equal("verify_failed", code)
-    assert.equal("certificate verify failed: certificate revoked (stapled OCSP response) (depth 0, CN=revoked)", err)
+    -- (TLS 1.2 adds "(sent alert bad_certificate_status_response)"; wolfSSL's 1.3 client sends none)
+    assert.equal("certificate verify failed: certificate revoked (stapled OCSP response) (depth 0, CN=revoked)",
+      (err:gsub(" %(sent alert [%w_]+%)$", "")))
   end)
 
   it("rejects a staple about another certificate", function()
@@ -409,7 +418,7 @@ describe("revocation (in memory)", function()
       { server_name = "localhost" })
     assert.equal("verify_failed", code)
     assert.equal("certificate verify failed: no valid OCSP response was stapled (ocsp_stapling = \"required\")"
-      .. " (depth 0, CN=localhost)", err)
+      .. " (depth 0, CN=localhost)", (err:gsub(" %(sent alert [%w_]+%)$", "")))
     local impostor = require("wolfssl.pki").ca({ subject = "CN=Revoking Intermediate" })
     local forged = impostor:ocsp_response({ certificate = good })
     assert.equal("verify_failed", select(3, wolfssl.pair(client_ctx({ ocsp_stapling = "required" }),
