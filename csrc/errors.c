@@ -207,7 +207,8 @@ int conn_error(lua_State *L, Conn *c, int rc, const char *what) {
   if (err == WOLFSSL_ERROR_ZERO_RETURN) return lw_error(L, "closed", "closed");
   wolfSSL_get_alert_history(c->ssl, &h);
   errors_alert_suffix(sent, sizeof sent, h.last_tx.code);
-  if (c->verify_err == 0) verify_late_failure(c, err); /* OCSP, unparsable certificates */
+  /* no client certificate, OCSP, unparsable certificates */
+  if (c->verify_err == 0) verify_late_failure(c, err);
   if (c->verify_err) {
     /* verify.c words policy failures more precisely than the error's text */
     const char *why = c->verify_reason ? c->verify_reason : verify_error_text(c->verify_err);
@@ -216,10 +217,6 @@ int conn_error(lua_State *L, Conn *c, int rc, const char *what) {
                       c->verify_subject, sent);
     else
       lua_pushfstring(L, "certificate verify failed: %s%s", why, sent);
-    return errors_fatal(L, c, "verify_failed");
-  }
-  if (err == -345 /* NO_PEER_CERT */) {
-    lua_pushfstring(L, "certificate verify failed: peer did not return a certificate%s", sent);
     return errors_fatal(L, c, "verify_failed");
   }
   if (err == -313 /* FATAL_ERROR: received an alert */ && h.last_rx.code >= 0) {

@@ -401,13 +401,17 @@ int verify_callback(int preverify, WOLFSSL_X509_STORE_CTX *store) {
 }
 
 /* Failures wolfSSL finds outside the verify callback, recorded like the others so the
- * message names the reason and the certificate. 1 if err is one of them. */
+ * message names the reason and the certificate (and info() the error). 1 if err is
+ * one of them. */
 int verify_late_failure(Conn *c, int err) {
   WOLFSSL_X509_CHAIN *chain;
   WOLFSSL_X509 *leaf = NULL;
   const char *why;
   int code;
   switch (err) {
+  case -345: /* NO_PEER_CERT: a TLS 1.3 server requiring a client certificate */
+    verify_record(c, VERIFY_ERR_NO_PEER_CERT, 0, NULL, NULL);
+    return 1;
   case -160: /* ASN_CRIT_EXT_E: refused while parsing, before any callback, no alert */
     verify_record(c, 34, 0, NULL, "unhandled critical extension (in a certificate of the peer's "
                                   "chain, which wolfSSL refuses to parse)");

@@ -37,6 +37,7 @@ describe("a server with verify = 'required'", function()
     assert.equal("server", side)
     assert.equal("verify_failed", code)
     assert.equal("certificate verify failed: peer did not return a certificate (sent alert certificate_required)", err)
+    assert.equal("peer_certificate_missing", pair.server:info().verify_error)
     -- the client finished its side first; its next read hears why
     local data, cerr, ccode = pair.client:read()
     assert.is_nil(data)
