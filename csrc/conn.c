@@ -282,7 +282,7 @@ static int conn_free(lua_State *L) {
   lw_free_str(&c->cb_error);
   lw_free_str(&c->failed_msg);
   lw_free_str(&c->host);
-  lw_free_str(&c->verify_subject);
+  verify_reset(c);
   session_conn_free(c);
   lua_pushboolean(L, 1);
   return 1;
@@ -618,6 +618,8 @@ void conn_open(lua_State *L) {
   lua_newtable(L);
   luaL_setfuncs(L, conn_methods, 0);
   luaL_setfuncs(L, conn_info_methods, 0);
+  luaL_setfuncs(L, verify_conn_methods, 0);
+  luaL_setfuncs(L, revocation_conn_methods, 0);
   lua_pushvalue(L, -1);
   lua_setfield(L, -3, "__index");
   lua_remove(L, -2);

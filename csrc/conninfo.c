@@ -21,10 +21,12 @@ static void info_set_lower(lua_State *L, const char *k, const char *v) {
   info_set(L, k, buf);
 }
 
-/* Did verification run and pass? (mode on, a certificate seen, nothing failed) */
+/* Did verification run and pass? (mode on, a certificate seen, nothing failed, nothing
+ * overridden by on_verify). The binding's verify callback decides every certificate,
+ * so wolfSSL's own verify result is not consulted: it also counts the failures the
+ * context's policy relaxed (check_eku, check_name_constraints). */
 static int info_verified(Conn *c) {
-  return c->verify_seen && c->verify_err == 0 && (c->flags & CONN_DONE) &&
-         wolfSSL_get_verify_result(c->ssl) == 0;
+  return c->verify_seen && c->verify_err == 0 && c->verify_override == 0 && (c->flags & CONN_DONE);
 }
 
 /* info() -> {version, cipher, cipher_name, group, alpn, server_name, resumed,
@@ -54,8 +56,7 @@ static int info_info(lua_State *L) {
   lua_pushboolean(L, info_verified(c));
   lua_setfield(L, -2, "verified");
   if (c->verify_err) info_set(L, "verify_error", verify_error_name(c->verify_err));
-  else if (done && wolfSSL_get_verify_result(ssl) != 0)
-    info_set(L, "verify_error", verify_error_name((int)wolfSSL_get_verify_result(ssl)));
+  else if (c->verify_override) info_set(L, "verify_error", verify_error_name(c->verify_override));
   return 1;
 }
 

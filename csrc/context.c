@@ -303,6 +303,8 @@ void context_open(lua_State *L) {
   luaL_setfuncs(L, context_meta, 0);
   lua_newtable(L);
   luaL_setfuncs(L, context_methods, 0);
+  luaL_setfuncs(L, verify_context_methods, 0);
+  luaL_setfuncs(L, revocation_context_methods, 0);
   lua_pushvalue(L, -1);
   lua_setfield(L, -3, "__index");
   lua_remove(L, -2);

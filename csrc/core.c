@@ -226,6 +226,8 @@ __attribute__((visibility("default"))) int luaopen_wolfssl_core(lua_State *L) {
   lua_setfield(L, -2, "Session");
   x509_open(L);
   lua_setfield(L, -2, "Certificate");
+  pki_open(L);
+  lua_setfield(L, -2, "pki");
   core_push_pause(L);
   lua_setfield(L, -2, "PAUSE");
   lua_pushstring(L, wolfSSL_lib_version());

@@ -89,6 +89,12 @@ static const Name verify_errors[] = {
   {66, "ee_key_too_small", "EE certificate key too weak"},
   {67, "ca_key_too_small", "CA certificate key too weak"},
   {68, "ca_md_too_weak", "CA signature digest algorithm too weak"},
+  /* the binding's own, where OpenSSL has no exact equivalent */
+  {VERIFY_ERR_NAME_CONSTRAINTS, "name_constraints_violation", "name constraints violation"},
+  {VERIFY_ERR_WEAK_DIGEST, "weak_signature_digest", "signature digest algorithm too weak"},
+  {VERIFY_ERR_OCSP_NO_STAPLE, "ocsp_staple_missing", "no valid OCSP response was stapled"},
+  {VERIFY_ERR_OCSP_BAD_RESPONSE, "ocsp_bad_response", "the stapled OCSP response is not usable"},
+  {VERIFY_ERR_NO_PEER_CERT, "peer_certificate_missing", "peer did not return a certificate"},
   {-1, NULL, NULL}
 };
 
@@ -98,7 +104,11 @@ static const int verify_map[][2] = {
   {13, 9},     {14, 10},    {-150, 9},   {-151, 10},  {-188, 20}, {-275, 18},
   {-155, 7},   {-322, 62},  {-325, 64},  {-361, 23},  {-360, 23}, {-362, 3},
   {-368, 22},  {-357, 24},  {-386, 26},  {-383, 26},  {-385, 26}, {-409, 66},
-  {-410, 66},  {-329, 28},  {0, 0}
+  {-410, 66},  {-329, 28},
+  {-160, 34},   /* ASN_CRIT_EXT_E */
+  {-366, VERIFY_ERR_OCSP_NO_STAPLE}, {-406, VERIFY_ERR_OCSP_BAD_RESPONSE},
+  {-198, VERIFY_ERR_NAME_CONSTRAINTS}, /* ASN_NAME_INVALID_E: permitted or excluded */
+  {0, 0}
 };
 
 int verify_normalize(int err) {
@@ -197,16 +207,16 @@ int conn_error(lua_State *L, Conn *c, int rc, const char *what) {
   if (err == WOLFSSL_ERROR_ZERO_RETURN) return lw_error(L, "closed", "closed");
   wolfSSL_get_alert_history(c->ssl, &h);
   errors_alert_suffix(sent, sizeof sent, h.last_tx.code);
+  /* no client certificate, OCSP, unparsable certificates */
+  if (c->verify_err == 0) verify_late_failure(c, err);
   if (c->verify_err) {
+    /* verify.c words policy failures more precisely than the error's text */
+    const char *why = c->verify_reason ? c->verify_reason : verify_error_text(c->verify_err);
     if (c->verify_subject)
-      lua_pushfstring(L, "certificate verify failed: %s (depth %d, %s)%s",
-                      verify_error_text(c->verify_err), c->verify_depth, c->verify_subject, sent);
+      lua_pushfstring(L, "certificate verify failed: %s (depth %d, %s)%s", why, c->verify_depth,
+                      c->verify_subject, sent);
     else
-      lua_pushfstring(L, "certificate verify failed: %s%s", verify_error_text(c->verify_err), sent);
-    return errors_fatal(L, c, "verify_failed");
-  }
-  if (err == -345 /* NO_PEER_CERT */) {
-    lua_pushfstring(L, "certificate verify failed: peer did not return a certificate%s", sent);
+      lua_pushfstring(L, "certificate verify failed: %s%s", why, sent);
     return errors_fatal(L, c, "verify_failed");
   }
   if (err == -313 /* FATAL_ERROR: received an alert */ && h.last_rx.code >= 0) {

@@ -28,11 +28,28 @@ size_t buf_size(const Buf *b);
 void buf_consume(Buf *b, size_t n);
 void buf_free(Buf *b);
 
+/* Checks the binding adds to wolfSSL's verification (verify.c); all zero = none. */
+typedef struct VerifyPolicy {
+  int min_rsa_bits, min_ec_bits;  /* smallest peer key accepted (0: no minimum) */
+  int allow_sha1, allow_md5;      /* accept certificates signed with these digests */
+  int allow_cn_match;             /* match the host against the CN when there is no dNSName */
+  int relax_eku;                  /* override wolfSSL's extendedKeyUsage failure */
+  int relax_name_constraints;     /* override wolfSSL's name-constraints failure */
+} VerifyPolicy;
+
+/* Verify errors the binding adds to OpenSSL's X509_V_ERR numbering (errors.c) */
+#define VERIFY_ERR_NAME_CONSTRAINTS 1001
+#define VERIFY_ERR_WEAK_DIGEST 1002
+#define VERIFY_ERR_OCSP_NO_STAPLE 1003
+#define VERIFY_ERR_OCSP_BAD_RESPONSE 1004
+#define VERIFY_ERR_NO_PEER_CERT 1005
+
 typedef struct Context {
   WOLFSSL_CTX *ctx;
   int role;
   int verify;       /* VERIFY_* below */
   int has_cert;     /* a certificate is loaded (check_private_key needs one) */
+  VerifyPolicy policy;
 } Context;
 
 enum { VERIFY_NONE = 0, VERIFY_PEER = 1, VERIFY_REQUIRED = 2 };
@@ -68,6 +85,9 @@ typedef struct Conn {
   int verify_depth;
   char *verify_subject;
   int verify_seen;   /* the verify callback ran with a certificate */
+  char *verify_reason;  /* the failure in words, when more precise than the error's text */
+  int verify_override;  /* an error on_verify accepted (the peer is then not "verified") */
+  int verify_deferred;  /* a CA certificate was rejected: fail at the leaf (verify.c) */
   /* sessions, server decisions, PSK, key material (session.c, server.c, psk.c,
    * tickets.c, keys.c); allocated on first use, freed by session_conn_free */
   struct ConnExtra *x;
@@ -109,10 +129,23 @@ WOLFSSL_X509 *x509_check(lua_State *L, int i);
 void x509_subject_line(WOLFSSL_X509 *x, char *buf, size_t len);
 extern const luaL_Reg x509_functions[];
 
+/* pki.c: key and certificate generation primitives for wolfssl.pki (core.pki) */
+void pki_open(lua_State *L);
+
 /* verify.c */
 int verify_callback(int preverify, WOLFSSL_X509_STORE_CTX *store);
 int verify_set_host(Conn *c, const char *name, size_t len);
 void verify_reset(Conn *c);
+int verify_late_failure(Conn *c, int err); /* errors.c: OCSP and parse-time failures */
+int verify_dns_match(const char *pattern, size_t plen, const char *host);
+int verify_san_match(WOLFSSL_X509 *cert, const char *host, const unsigned char *ip, int ip_len,
+                     int *has_dns);
+extern const luaL_Reg verify_conn_methods[];
+extern const luaL_Reg verify_context_methods[];
+
+/* revocation.c: CRL and OCSP stapling methods */
+extern const luaL_Reg revocation_context_methods[];
+extern const luaL_Reg revocation_conn_methods[];
 
 /* callbacks.c: the only place that calls Lua from wolfSSL callbacks */
 int bridge_pcall(lua_State *L, int nargs, int nres, char **err);

@@ -1,10 +1,17 @@
 /* Certificate userdata over WOLFSSL_X509. Every Certificate owns its own parsed copy,
  * so one taken from a connection stays valid after that connection is closed or
  * collected (DESIGN.md bridge rule 5). */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "lwolfssl.h"
+#include <wolfssl/openssl/ec.h>
+#include <wolfssl/openssl/evp.h>
+#include <wolfssl/openssl/x509v3.h>
+#include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/coding.h>
 
 typedef struct CertUd {
   WOLFSSL_X509 *x;
@@ -213,9 +220,374 @@ static int x509_tostring(lua_State *L) {
   return 1;
 }
 
+/* wolfssl.certificates(pem_bundle) -> {Certificate...} | nil, message: every
+ * certificate of a PEM bundle, in order. */
+static int x509_new_list(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  WOLFSSL_BIO *bio = wolfSSL_BIO_new_mem_buf(s, (int)n);
+  WOLFSSL_X509 *x;
+  int k = 0;
+  if (bio == NULL) return luaL_error(L, "out of memory");
+  lua_newtable(L);
+  while ((x = wolfSSL_PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+    x509_push_owned(L, x);
+    lua_rawseti(L, -2, ++k);
+  }
+  wolfSSL_BIO_free(bio);
+  wolfSSL_ERR_clear_error(); /* the reader's end-of-input leaves an error queued */
+  if (k == 0) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "no PEM certificate found");
+    return 2;
+  }
+  return 1;
+}
+
+static void x509_push_hex(lua_State *L, const unsigned char *p, int n, int upper) {
+  static const char lo[] = "0123456789abcdef", up[] = "0123456789ABCDEF";
+  const char *digits = upper ? up : lo;
+  luaL_Buffer b;
+  int i;
+  luaL_buffinit(L, &b);
+  for (i = 0; i < n; i++) {
+    luaL_addchar(&b, digits[p[i] >> 4]);
+    luaL_addchar(&b, digits[p[i] & 15]);
+  }
+  luaL_pushresult(&b);
+}
+
+/* serial() -> upper-case hex, as `openssl x509 -serial` and LuaSec print it */
+static int x509_serial(lua_State *L) {
+  unsigned char buf[64];
+  int n = sizeof buf;
+  if (wolfSSL_X509_get_serial_number(x509_check(L, 1), buf, &n) != WOLFSSL_SUCCESS)
+    return luaL_error(L, "certificate has no readable serial number");
+  x509_push_hex(L, buf, n, 1);
+  return 1;
+}
+
+static int x509_push_time(lua_State *L, const WOLFSSL_ASN1_TIME *t) {
+  struct tm tm;
+  memset(&tm, 0, sizeof tm);
+  if (t == NULL || wolfSSL_ASN1_TIME_to_tm(t, &tm) != WOLFSSL_SUCCESS) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_pushinteger(L, (lua_Integer)timegm(&tm));
+  return 1;
+}
+
+static int x509_not_before(lua_State *L) {
+  return x509_push_time(L, wolfSSL_X509_get_notBefore(x509_check(L, 1)));
+}
+
+static int x509_not_after(lua_State *L) {
+  return x509_push_time(L, wolfSSL_X509_get_notAfter(x509_check(L, 1)));
+}
+
+static void x509_append(lua_State *L, int t, const char *key, const char *v, size_t n) {
+  lua_getfield(L, t, key);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, t, key);
+  }
+  lua_pushlstring(L, v, n);
+  lua_rawseti(L, -2, (int)lua_rawlen(L, -2) + 1);
+  lua_pop(L, 1);
+}
+
+/* alt_names() -> {dns = {...}, ip = {...}, email = {...}, uri = {...}} in certificate
+ * order (X509_get_ext_d2i lists them reversed, wolfssl-notes.md item 8); IPs as text. */
+static int x509_alt_names(lua_State *L) {
+  WOLFSSL_STACK *names = wolfSSL_X509_get_ext_d2i(x509_check(L, 1), NID_subject_alt_name, NULL, NULL);
+  int i, n = names ? wolfSSL_sk_GENERAL_NAME_num(names) : 0, t;
+  lua_newtable(L);
+  t = lua_gettop(L);
+  for (i = n - 1; i >= 0; i--) {
+    WOLFSSL_GENERAL_NAME *g = wolfSSL_sk_GENERAL_NAME_value(names, i);
+    WOLFSSL_ASN1_STRING *s = g ? g->d.ia5 : NULL; /* a union of ASN1_STRINGs */
+    const char *key = NULL;
+    if (s == NULL) continue;
+    switch (g->type) {
+    case GEN_DNS: key = "dns"; break;
+    case GEN_EMAIL: key = "email"; break;
+    case GEN_URI: key = "uri"; break;
+    case GEN_IPADD: {
+      char text[INET6_ADDRSTRLEN];
+      int len = wolfSSL_ASN1_STRING_length(s);
+      if ((len == 4 || len == 16) &&
+          inet_ntop(len == 4 ? AF_INET : AF_INET6, wolfSSL_ASN1_STRING_data(s), text, sizeof text))
+        x509_append(L, t, "ip", text, strlen(text));
+      continue;
+    }
+    }
+    if (key)
+      x509_append(L, t, key, (const char *)wolfSSL_ASN1_STRING_data(s), (size_t)wolfSSL_ASN1_STRING_length(s));
+  }
+  if (names) wolfSSL_sk_GENERAL_NAME_pop_free(names, wolfSSL_GENERAL_NAME_free);
+  return 1;
+}
+
+static const WOLFSSL_EVP_MD *x509_md(lua_State *L, int i) {
+  static const char *const names[] = {"sha256", "sha1", "sha384", "sha512", "md5", "sha224", NULL};
+  switch (luaL_checkoption(L, i, "sha256", names)) {
+  case 1: return wolfSSL_EVP_sha1();
+  case 2: return wolfSSL_EVP_sha384();
+  case 3: return wolfSSL_EVP_sha512();
+  case 4: return wolfSSL_EVP_md5();
+  case 5: return wolfSSL_EVP_sha224();
+  }
+  return wolfSSL_EVP_sha256();
+}
+
+/* fingerprint([alg]) -> lower-case hex digest of the DER (LuaSec's cert:digest()) */
+static int x509_fingerprint(lua_State *L) {
+  WOLFSSL_X509 *x = x509_check(L, 1);
+  unsigned char md[WC_MAX_DIGEST_SIZE];
+  unsigned int n = sizeof md;
+  if (wolfSSL_X509_digest(x, x509_md(L, 2), md, &n) != WOLFSSL_SUCCESS)
+    return luaL_error(L, "digest failed");
+  x509_push_hex(L, md, (int)n, 0);
+  return 1;
+}
+
+/* spki_pin([alg]) -> base64 of the digest of the SubjectPublicKeyInfo (RFC 7469 2.4),
+ * the "pin-sha256" value HPKP and curl's --pinnedpubkey use. */
+static int x509_spki_pin(lua_State *L) {
+  WOLFSSL_X509 *x = x509_check(L, 1);
+  const WOLFSSL_EVP_MD *md = x509_md(L, 2);
+  unsigned char spki[4096], dig[WC_MAX_DIGEST_SIZE], b64[128];
+  int n = sizeof spki;
+  unsigned int dn = sizeof dig;
+  word32 bn = sizeof b64;
+  if (wolfSSL_X509_get_pubkey_buffer(x, spki, &n) != WOLFSSL_SUCCESS ||
+      wolfSSL_EVP_Digest(spki, (size_t)n, dig, &dn, md, NULL) != WOLFSSL_SUCCESS ||
+      Base64_Encode_NoNl(dig, dn, b64, &bn) != 0)
+    return luaL_error(L, "cannot compute the SPKI pin");
+  lua_pushlstring(L, (const char *)b64, bn);
+  return 1;
+}
+
+static const char *x509_curve_name(int nid) {
+  switch (nid) {
+  case NID_X9_62_prime256v1: return "P-256";
+  case NID_secp384r1: return "P-384";
+  case NID_secp521r1: return "P-521";
+  case NID_secp224r1: return "P-224";
+  }
+  return wolfSSL_OBJ_nid2sn(nid);
+}
+
+/* public_key() -> {type = "rsa" | "ec" | "dsa", bits = n, curve = "P-256"} (the TLS
+ * certificate key types of this wolfSSL build) */
+static int x509_public_key(lua_State *L) {
+  WOLFSSL_EVP_PKEY *pk = wolfSSL_X509_get_pubkey(x509_check(L, 1));
+  int id;
+  if (pk == NULL) return luaL_error(L, "cannot read the public key");
+  id = wolfSSL_EVP_PKEY_id(pk);
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, id == EVP_PKEY_RSA ? "rsa" : id == EVP_PKEY_EC ? "ec" : id == EVP_PKEY_DSA ? "dsa"
+                    : "unknown");
+  lua_setfield(L, -2, "type");
+  lua_pushinteger(L, wolfSSL_EVP_PKEY_bits(pk));
+  lua_setfield(L, -2, "bits");
+  if (id == EVP_PKEY_EC) {
+    WOLFSSL_EC_KEY *ec = wolfSSL_EVP_PKEY_get1_EC_KEY(pk);
+    const WOLFSSL_EC_GROUP *g = ec ? wolfSSL_EC_KEY_get0_group(ec) : NULL;
+    const char *c = g ? x509_curve_name(wolfSSL_EC_GROUP_get_curve_name(g)) : NULL;
+    if (c) {
+      lua_pushstring(L, c);
+      lua_setfield(L, -2, "curve");
+    }
+    wolfSSL_EC_KEY_free(ec);
+  }
+  wolfSSL_EVP_PKEY_free(pk);
+  return 1;
+}
+
+/* signature_algorithm() -> the name `openssl x509 -text` prints. wolfSSL gives its
+ * internal OID sum (wolfssl-notes.md item 8), so the binding names them itself. */
+static int x509_signature_algorithm(lua_State *L) {
+  static const struct {
+    int type;
+    const char *name;
+  } algs[] = {
+    {CTC_SHA256wRSA, "sha256WithRSAEncryption"}, {CTC_SHA384wRSA, "sha384WithRSAEncryption"},
+    {CTC_SHA512wRSA, "sha512WithRSAEncryption"}, {CTC_SHA224wRSA, "sha224WithRSAEncryption"},
+    {CTC_SHAwRSA, "sha1WithRSAEncryption"},      {CTC_MD5wRSA, "md5WithRSAEncryption"},
+    {CTC_MD2wRSA, "md2WithRSAEncryption"},       {CTC_SHA256wECDSA, "ecdsa-with-SHA256"},
+    {CTC_SHA384wECDSA, "ecdsa-with-SHA384"},     {CTC_SHA512wECDSA, "ecdsa-with-SHA512"},
+    {CTC_SHA224wECDSA, "ecdsa-with-SHA224"},     {CTC_SHAwECDSA, "ecdsa-with-SHA1"},
+    {CTC_RSASSAPSS, "rsassaPss"},                {CTC_ED25519, "ED25519"},
+    {CTC_ED448, "ED448"},                        {CTC_SHAwDSA, "dsaWithSHA1"},
+    {CTC_SHA256wDSA, "dsa_with_SHA256"},         {0, NULL}
+  };
+  int t = wolfSSL_X509_get_signature_type(x509_check(L, 1)), i;
+  for (i = 0; algs[i].name; i++)
+    if (algs[i].type == t) {
+      lua_pushstring(L, algs[i].name);
+      return 1;
+    }
+  lua_pushfstring(L, "unknown (%d)", t);
+  return 1;
+}
+
+static int x509_is_ca(lua_State *L) {
+  lua_pushboolean(L, wolfSSL_X509_get_isCA(x509_check(L, 1)));
+  return 1;
+}
+
+/* key_usage() -> {"digitalSignature", ...} (RFC 5280 4.2.1.3 names, bit order);
+ * nil without the extension */
+static int x509_key_usage(lua_State *L) {
+  static const struct {
+    unsigned bit;
+    const char *name;
+  } bits[] = {
+    {KEYUSE_DIGITAL_SIG, "digitalSignature"}, {KEYUSE_CONTENT_COMMIT, "nonRepudiation"},
+    {KEYUSE_KEY_ENCIPHER, "keyEncipherment"}, {KEYUSE_DATA_ENCIPHER, "dataEncipherment"},
+    {KEYUSE_KEY_AGREE, "keyAgreement"},       {KEYUSE_KEY_CERT_SIGN, "keyCertSign"},
+    {KEYUSE_CRL_SIGN, "cRLSign"},             {KEYUSE_ENCIPHER_ONLY, "encipherOnly"},
+    {KEYUSE_DECIPHER_ONLY, "decipherOnly"},   {0, NULL}
+  };
+  WOLFSSL_X509 *x = x509_check(L, 1);
+  unsigned ku = wolfSSL_X509_get_keyUsage(x);
+  int i, k = 0;
+  if (wolfSSL_X509_get_ext_by_NID(x, NID_key_usage, -1) < 0) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_newtable(L);
+  for (i = 0; bits[i].name; i++)
+    if (ku & bits[i].bit) {
+      lua_pushstring(L, bits[i].name);
+      lua_rawseti(L, -2, ++k);
+    }
+  return 1;
+}
+
+/* extended_key_usage() -> {"serverAuth", "clientAuth", ...}; nil without the extension */
+static int x509_extended_key_usage(lua_State *L) {
+  static const struct {
+    unsigned bit;
+    const char *name;
+  } bits[] = {
+    {XKU_SSL_SERVER, "serverAuth"},    {XKU_SSL_CLIENT, "clientAuth"}, {XKU_CODE_SIGN, "codeSigning"},
+    {XKU_SMIME, "emailProtection"},    {XKU_TIMESTAMP, "timeStamping"}, {XKU_OCSP_SIGN, "OCSPSigning"},
+    {XKU_ANYEKU, "anyExtendedKeyUsage"}, {0, NULL}
+  };
+  WOLFSSL_X509 *x = x509_check(L, 1);
+  unsigned eku = wolfSSL_X509_get_extended_key_usage(x);
+  int i, k = 0;
+  if (wolfSSL_X509_get_ext_by_NID(x, NID_ext_key_usage, -1) < 0) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_newtable(L);
+  for (i = 0; bits[i].name; i++)
+    if (eku & bits[i].bit) {
+      lua_pushstring(L, bits[i].name);
+      lua_rawseti(L, -2, ++k);
+    }
+  return 1;
+}
+
+/* extensions() -> {{oid = "2.5.29.19", name = "basicConstraints", critical = true}, ...} */
+static int x509_extensions(lua_State *L) {
+  WOLFSSL_X509 *x = x509_check(L, 1);
+  int i, n = wolfSSL_X509_get_ext_count(x), k = 0;
+  lua_createtable(L, n > 0 ? n : 0, 0);
+  for (i = 0; i < n; i++) {
+    WOLFSSL_X509_EXTENSION *e = wolfSSL_X509_get_ext(x, i);
+    WOLFSSL_ASN1_OBJECT *o = e ? wolfSSL_X509_EXTENSION_get_object(e) : NULL;
+    char oid[128];
+    const char *sn;
+    int nid;
+    if (o == NULL || wolfSSL_OBJ_obj2txt(oid, sizeof oid, o, 1) <= 0) continue;
+    nid = wolfSSL_OBJ_obj2nid(o);
+    sn = nid > 0 ? wolfSSL_OBJ_nid2sn(nid) : NULL;
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, oid);
+    lua_setfield(L, -2, "oid");
+    lua_pushstring(L, sn ? sn : oid);
+    lua_setfield(L, -2, "name");
+    lua_pushboolean(L, wolfSSL_X509_EXTENSION_get_critical(e));
+    lua_setfield(L, -2, "critical");
+    lua_rawseti(L, -2, ++k);
+  }
+  return 1;
+}
+
+/* check_host(name) -> bool: DNS names by RFC 6125 against the dNSNames (no CN), IP
+ * literals as addresses against the iPAddresses, as a verifying client does. */
+static int x509_check_host(lua_State *L) {
+  WOLFSSL_X509 *x = x509_check(L, 1);
+  size_t n;
+  const char *name = luaL_checklstring(L, 2, &n);
+  unsigned char ip[16];
+  char host[256];
+  if (n >= sizeof host) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  memcpy(host, name, n + 1);
+  if (n > 2 && host[0] == '[' && host[n - 1] == ']') { /* "[::1]" */
+    memmove(host, host + 1, n - 2);
+    host[n - 2] = '\0';
+  }
+  if (inet_pton(AF_INET, host, ip) == 1) lua_pushboolean(L, verify_san_match(x, host, ip, 4, NULL));
+  else if (inet_pton(AF_INET6, host, ip) == 1) lua_pushboolean(L, verify_san_match(x, host, ip, 16, NULL));
+  else lua_pushboolean(L, verify_san_match(x, host, NULL, 0, NULL));
+  return 1;
+}
+
+/* check_ip(addr) -> bool; raises for something that is not an IP address */
+static int x509_check_ip(lua_State *L) {
+  WOLFSSL_X509 *x = x509_check(L, 1);
+  const char *addr = luaL_checkstring(L, 2);
+  unsigned char ip[16];
+  int len = inet_pton(AF_INET, addr, ip) == 1 ? 4 : inet_pton(AF_INET6, addr, ip) == 1 ? 16 : 0;
+  if (len == 0) return luaL_argerror(L, 2, "not an IPv4 or IPv6 address");
+  lua_pushboolean(L, verify_san_match(x, addr, ip, len, NULL));
+  return 1;
+}
+
+/* issued_by(other) -> bool: other's subject is this one's issuer and its key verifies
+ * this certificate's signature */
+static int x509_issued_by(lua_State *L) {
+  WOLFSSL_X509 *x = x509_check(L, 1), *issuer = x509_check(L, 2);
+  WOLFSSL_EVP_PKEY *pk;
+  int ok = 0;
+  if (wolfSSL_X509_check_issued(issuer, x) == 0 && (pk = wolfSSL_X509_get_pubkey(issuer)) != NULL) {
+    ok = wolfSSL_X509_verify(x, pk) == WOLFSSL_SUCCESS;
+    wolfSSL_EVP_PKEY_free(pk);
+  }
+  wolfSSL_ERR_clear_error();
+  lua_pushboolean(L, ok);
+  return 1;
+}
+
 static const luaL_Reg x509_methods[] = {
   {"subject", x509_subject},
   {"issuer", x509_issuer},
+  {"serial", x509_serial},
+  {"not_before", x509_not_before},
+  {"not_after", x509_not_after},
+  {"alt_names", x509_alt_names},
+  {"fingerprint", x509_fingerprint},
+  {"spki_pin", x509_spki_pin},
+  {"public_key", x509_public_key},
+  {"signature_algorithm", x509_signature_algorithm},
+  {"is_ca", x509_is_ca},
+  {"key_usage", x509_key_usage},
+  {"extended_key_usage", x509_extended_key_usage},
+  {"extensions", x509_extensions},
+  {"check_host", x509_check_host},
+  {"check_ip", x509_check_ip},
+  {"issued_by", x509_issued_by},
   {"der", x509_der},
   {"pem", x509_pem},
   {NULL, NULL}
@@ -230,6 +602,7 @@ static const luaL_Reg x509_meta[] = {
 
 const luaL_Reg x509_functions[] = {
   {"certificate", x509_new},
+  {"certificates", x509_new_list},
   {NULL, NULL}
 };
 

@@ -1,18 +1,14 @@
 -- demo.lua: what `make demo` runs.
 --
--- Makes a throwaway CA and a certificate for localhost, starts examples/echo_server.lua
--- with it, connects a client that verifies the server against that CA, echoes a line,
--- prints the handshake summary, and stops the server.
+-- Makes a throwaway CA and a certificate for localhost (wolfssl.pki, no openssl CLI),
+-- starts examples/echo_server.lua with it, connects a client that verifies the server
+-- against that CA, echoes a line, prints the handshake summary, and stops the server.
 local socket = require "socket"
 local wolfssl = require "wolfssl"
+local pki = require "wolfssl.pki"
 
 local lua = arg[-1] or "lua5.4"
 local here = (arg[0]:match("^(.*)/[^/]*$") or ".")
-
-local function sh(cmd)
-  local ok = os.execute(cmd .. " >/dev/null 2>&1")
-  if ok ~= true and ok ~= 0 then error("failed: " .. cmd) end
-end
 
 local function read(path)
   local f = io.open(path, "rb")
@@ -29,16 +25,13 @@ local function path(n) return dir .. "/" .. n end
 
 print("lua-wolfssl demo (" .. wolfssl._VERSION .. ", wolfSSL " .. wolfssl.wolfssl_version .. ", " .. _VERSION .. ")")
 
--- 1. a throwaway PKI: a CA, and a server certificate for localhost issued by it
-sh(("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj '/CN=demo CA'"
-  .. " -keyout %s -out %s"):format(path("ca.key"), path("ca.pem")))
-sh(("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost -keyout %s -out %s")
-  :format(path("server.key"), path("server.csr")))
-local f = assert(io.open(path("ext"), "w"))
-f:write("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
-f:close()
-sh(("openssl x509 -req -in %s -CA %s -CAkey %s -CAcreateserial -days 1 -extfile %s -out %s")
-  :format(path("server.csr"), path("ca.pem"), path("ca.key"), path("ext"), path("server.pem")))
+-- 1. a throwaway PKI, made in process by wolfSSL's certificate generation: a CA, and a
+--    server certificate for localhost issued by it
+local ca = pki.ca({ subject = "CN=demo CA", days = 1 })
+local cert, key = ca:issue({ subject = "CN=localhost", dns = { "localhost" }, ip = { "127.0.0.1" }, days = 1 })
+pki.write(path("ca.pem"), ca:pem())
+pki.write(path("server.pem"), cert:pem())
+pki.write(path("server.key"), key:pem())
 print("  made a throwaway CA and a certificate for localhost in " .. dir)
 
 -- 2. the echo server, in its own process

@@ -12,6 +12,7 @@ local M = {
   _VERSION = "lua-wolfssl scm",
   wolfssl_version = core.wolfssl_version,
   certificate = core.certificate,
+  certificates = core.certificates,
   alert_name = core.alert_name,
   verify_error = core.verify_error,
 }
@@ -367,7 +368,7 @@ function Context:settings() return settings[self] end
 
 local connection_options = { server_name = true, fd = true, alpn = true }
 M._connection_options = connection_options
-M._connection_setup = {} -- later issues: functions(conn, opts, settings) run in order
+M._connection_setup = {} -- later issues: functions(conn, opts, settings, ctx) run in order
 
 function Context:connection(opts)
   opts = opts or {}
@@ -395,7 +396,7 @@ function Context:connection(opts)
     if alpn then conn:set_alpn(alpn) end
   end
   for _, setup in ipairs(M._connection_setup) do
-    local ok, err = setup(conn, opts, s)
+    local ok, err = setup(conn, opts, s, self)
     if not ok then conn:close(); return nil, err end
   end
   return conn
@@ -416,7 +417,11 @@ end
 
 ---------------------------------------------------------------------------------------
 
-require("wolfssl.session")(M) -- server decisions, sessions, key material (its options)
+-- verification policy, revocation, client certificates
+require("wolfssl.verify")(M)
+-- server decisions, sessions, key material
+require("wolfssl.session")(M)
+
 M.pair = require("wolfssl.pair").pair
 M.Context, M.Connection, M.Certificate = Context, Connection, core.Certificate
 
