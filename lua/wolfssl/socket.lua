@@ -256,6 +256,15 @@ function M.wrap(sock, cfg, opts)
   }, SSL)
 end
 
+local function gc_sentinel(fn)
+  if newproxy then -- Lua 5.1 / LuaJIT: tables have no __gc
+    local p = newproxy(true)
+    getmetatable(p).__gc = function() pcall(fn) end
+    return p
+  end
+  return setmetatable({}, { __gc = function() pcall(fn) end })
+end
+
 -- The core Connection is made at the first handshake step, once sni() had its chance.
 local function connection(self)
   if self.conn then return self.conn end
@@ -269,6 +278,9 @@ local function connection(self)
   })
   self.conn = conn
   if self.transport == "fd" then conn:settimeout(self.timeout) end
+  -- Like LuaSec, a wrapper dropped without close() still says close_notify. The
+  -- sentinel is made after the Connection so its finalizer runs first.
+  self.sentinel = gc_sentinel(function() self:close() end)
   return conn
 end
 
@@ -520,22 +532,24 @@ function SSL:receive(pattern, prefix)
   end
   if self.state ~= "connected" then return nil, "closed", prefix end
   local deadline = deadline_of(self)
+  -- LuaSocket counts the prefix in a number pattern: receive(5, "ab") reads 3 bytes
+  local want = kind == "n" and math.max(math.floor(pattern) - #prefix, 0)
   while true do
     if kind == "l" then
       local i = self.buf:find("\n", 1, true)
       if i then
         local line = take_buf(self, i):sub(1, -2):gsub("\r", "")
-        return prefix .. line
+        return prefix .. line, nil, nil
       end
     elseif kind == "n" then
-      if #self.buf >= pattern then return prefix .. take_buf(self, pattern) end
+      if #self.buf >= want then return prefix .. take_buf(self, want), nil, nil end
     end
     local ok, err, code = fill(self, deadline)
     if not ok then
       local partial = take_buf(self, #self.buf)
       if kind == "l" then partial = partial:gsub("\r", "") end
       -- "*a" ends well at the close if it got anything (LuaSocket's recvall)
-      if kind == "a" and code == "closed" and #partial > 0 then return prefix .. partial end
+      if kind == "a" and code == "closed" and #partial > 0 then return prefix .. partial, nil, nil end
       return nil, lsec_error(self, err, code, "read"), prefix .. partial
     end
   end
@@ -551,23 +565,24 @@ function SSL:send(data, i, j)
   i, j = i or 1, j or -1
   if i < 0 then i = math.max(len + i + 1, 1) elseif i == 0 then i = 1 end
   if j < 0 then j = len + j + 1 elseif j > len then j = len end
-  if self.state ~= "connected" then return nil, "closed", i - 1 end
+  if self.state ~= "connected" then return nil, "closed", (i - 1) * 1.0 end
   local deadline = deadline_of(self)
   local pos = i
   while pos <= j do
     local chunk = data:sub(pos, math.min(j, pos + CHUNK - 1))
     local n, err, code = call(self, "write", chunk, deadline)
-    if not n then return nil, lsec_error(self, err, code, "write"), pos - 1 end
+    if not n then return nil, lsec_error(self, err, code, "write"), (pos - 1) * 1.0 end
     pos = pos + n
     self.sent = self.sent + n
     if self.transport == "memory" and #self.outq > 0 then
       -- accepted, but the socket is full: the caller waits for writability
       self.wants = "write"
-      return nil, "wantwrite", pos - 1
+      return nil, "wantwrite", (pos - 1) * 1.0
     end
   end
   self.wants = "nothing"
-  return j < i and i - 1 or j
+  -- a float, as LuaSocket's lua_pushnumber gives it (20.0 under Lua 5.3+)
+  return (j < i and i - 1 or j) * 1.0, nil, nil
 end
 
 function SSL:settimeout(t, mode)
@@ -710,7 +725,7 @@ end
 -- mac, bits, algbits, export, compression) plus lua-wolfssl's (version, cipher_iana,
 -- group, alpn, server_name, resumed, verified, verify_error).
 function SSL:info(field)
-  if self.state ~= "connected" then return nil end
+  if self.state ~= "connected" then return nil, "closed" end
   local i = self.conn:info()
   local t = describe(i.cipher or "")
   t.protocol, t.version = i.version, i.version
