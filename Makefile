@@ -45,11 +45,19 @@ ASAN_ENV = LD_PRELOAD=$(ASAN_LIB) \
   LSAN_OPTIONS=suppressions=$(CURDIR)/.ci/lsan.supp:print_suppressions=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all test asan install setup demo clean check-env
+.PHONY: all test asan install setup demo clean check-env FORCE
 
 all: $(CORE)
 
-$(CORE): $(SRC) $(HDR) Makefile
+# The flags (above all the Lua headers) are part of what the core is built from: a
+# `luarocks make` for another Lua version reuses build/rock, and must not reuse a
+# core compiled against the previous version's headers.
+FLAGS_STAMP = $(BUILD)/.flags
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(CC) $(ALL_CFLAGS) $(LIBS)' | cmp -s - $@ || echo '$(CC) $(ALL_CFLAGS) $(LIBS)' > $@
+
+$(CORE): $(SRC) $(HDR) Makefile $(FLAGS_STAMP)
 	@test -n "$(LUA_CFLAGS)" || { echo "no Lua $(LUA) headers: run 'make setup'"; exit 1; }
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -shared -o $@ $(SRC) $(LIBS)
@@ -68,7 +76,10 @@ asan:
 test-only:
 	$(TEST_ENV) $(BUSTED) --lua=$(LUA_BIN) $(BUSTED_ARGS) $(SPEC)
 
-install: $(CORE)
+# `luarocks make` runs install without the build's flags: install the core it just
+# built (build it only if there is none), never rebuild it with the default Lua's headers
+install:
+	@test -f $(CORE) || $(MAKE) --no-print-directory $(CORE)
 	install -d $(DESTDIR)$(LUADIR)/wolfssl $(DESTDIR)$(CMODDIR)/wolfssl
 	install -m 644 lua/wolfssl/*.lua $(DESTDIR)$(LUADIR)/wolfssl/
 	install -m 755 $(CORE) $(DESTDIR)$(CMODDIR)/wolfssl/core.so
