@@ -6,6 +6,7 @@ local wolfssl = require "wolfssl"
 local pair = require "wolfssl.pair"
 local certs = require "spec.helpers.certs"
 local tmp = require "spec.helpers.tmp"
+local peer = require "spec.helpers.peer"
 
 local LUA = os.getenv("LW_LUA") or "lua5.4"
 local unpack = table.unpack or unpack
@@ -213,8 +214,13 @@ end)
 
 describe("examples/tamper.lua", function()
   it("shows both sides' errors after it flips a bit of the server Finished", function()
-    local out = tmp.run(("%s examples/tamper.lua %s %s %s"):format(LUA, tmp.quote(certs.path("ec.pem")),
-      tmp.quote(certs.path("ec.key")), tmp.quote(certs.path("ca.pem"))))
+    -- a Lua child keeps the sanitizer runtime under `make asan` (peer.spawn's lua option)
+    local proc = peer.spawn(("%s examples/tamper.lua %s %s %s"):format(LUA, tmp.quote(certs.path("ec.pem")),
+      tmp.quote(certs.path("ec.key")), tmp.quote(certs.path("ca.pem"))), { lua = true })
+    local finished = peer.wait(proc, 20)
+    peer.stop(proc)
+    local out = peer.output(proc)
+    assert.is_true(finished, out)
     assert.matches("TLS 1.3: flipping one bit of the server's Finished", out, 1, true)
     assert.matches("server -> client flight 2: handshake(90) ", out, 1, true)
     assert.matches("<- tampered", out, 1, true)

@@ -44,9 +44,12 @@ function M.available()
   return true
 end
 
--- Build the LuaJIT core if needed (make is a no-op when it is up to date).
+-- Build the LuaJIT core if needed (make is a no-op when it is up to date). The specs
+-- may run under `make asan` or `make test LUA=5.1`, whose variables reach a sub-make
+-- through MAKEFLAGS: clear them, or this would rebuild *their* core with LuaJIT's
+-- headers.
 function M.build_core()
-  tmp.run(("make -s -C %s LUA=luajit"):format(tmp.quote(root)))
+  tmp.run(("env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C %s LUA=luajit BUILD=build/luajit OPT=-O2 CFLAGS="):format(tmp.quote(root)))
   assert(exists(M.core), "no LuaJIT build of the core at " .. M.core)
 end
 
