@@ -179,6 +179,39 @@ describe("wolfssl.socket as a client", function()
   end)
 end)
 
+describe("wolfssl.socket and the verification issue's API", function()
+  local wolfssl = require "wolfssl"
+
+  it("verifies without enforcing under verifyext = 'lsec_continue', reporting per depth", function()
+    if not wolfssl._handlers.on_verify then
+      pending("needs on_verify (the verification issue); enable at merge")
+      return
+    end
+    local c, s = tcp_pair()
+    local a = assert(ssl.wrap(c, client_params({ cafile = certs.path("other-ca.pem"), verifyext = "lsec_continue" })))
+    local b = assert(ssl.wrap(s, server_params("ec")))
+    finally(function() a:close(); b:close() end)
+    assert.is_true(handshake_both(a, b))
+    local ok, errors = a:getpeerverification()
+    assert.is_false(ok)
+    assert.is_table(errors[0])
+    assert.matches("issuer", errors[0][1])
+  end)
+
+  it("gives Certificate LuaSec's method names (digest, notbefore, notafter, validat)", function()
+    if not wolfssl.Certificate.fingerprint or not wolfssl.Certificate.not_after then
+      pending("needs Certificate:fingerprint/not_before/not_after (the verification issue); enable at merge")
+      return
+    end
+    local cert = assert(ssl.loadcertificate(certs.read("ec.pem")))
+    local want = tmp.run("openssl x509 -noout -fingerprint -sha256 -in " .. tmp.quote(certs.path("ec.pem")))
+    assert.equal(want:match("=([%x:]+)"):gsub(":", ""):lower(), cert:digest("sha256"))
+    assert.matches("^%a%a%a %d%d %d%d:%d%d:%d%d %d%d%d%d GMT$", cert:notafter())
+    assert.is_true(cert:validat(os.time()))
+    assert.is_false(cert:validat(os.time() + 365 * 86400))
+  end)
+end)
+
 describe("wolfssl.socket receive patterns", function()
   for _, transport in ipairs(TRANSPORTS) do
     it(("read lines, counts and the rest by LuaSocket's rules (%s transport)"):format(transport), function()
