@@ -231,6 +231,32 @@ describe("wolfssl.socket receive patterns", function()
       assert.same({ nil, "closed", "x" }, { conn:receive("a", "x") }) -- nothing left: not even "*a" succeeds
     end)
 
+    it(("carries 1 MiB intact, by count and to the end (%s transport)"):format(transport), function()
+      local proc, port = lua_server("ec", [[
+        local blob = {}
+        for i = 1, 4096 do blob[i] = string.char(i % 251):rep(256) end
+        blob = table.concat(blob)
+        conn:settimeout(10)
+        assert(conn:send(blob) == #blob)
+        assert(conn:send(blob) == #blob)
+      ]])
+      finally(function() peer.stop(proc) end)
+      local tcp = assert(socket.connect("127.0.0.1", port))
+      local conn = assert(ssl.wrap(tcp, client_params({ transport = transport })))
+      finally(function() conn:close() end)
+      conn:settimeout(10)
+      assert.is_true(conn:dohandshake())
+      local blob = {}
+      for i = 1, 4096 do blob[i] = string.char(i % 251):rep(256) end
+      blob = table.concat(blob)
+      local first = conn:receive(#blob)
+      assert.equal(#blob, #first)
+      assert.is_true(first == blob)
+      local rest = conn:receive("*a")
+      assert.equal(#blob, #rest)
+      assert.is_true(rest == blob)
+    end)
+
     it(("returns what arrived with 'wantread' when the timeout runs out (%s transport)"):format(transport), function()
       local proc, port = lua_server("ec", [[conn:send("partial"); socket.sleep(1.5)]])
       finally(function() peer.stop(proc) end)

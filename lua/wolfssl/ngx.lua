@@ -55,7 +55,7 @@ function M.wrap(sock, ctx, opts)
   end
   local conn, err = ctx:connection({ server_name = opts.server_name, alpn = opts.alpn })
   if not conn then return nil, err end
-  return setmetatable({ sock = sock, conn = conn, buf = "", on_pause = opts.on_pause }, TLS)
+  return setmetatable({ sock = sock, conn = conn, buf = "", pos = 1, on_pause = opts.on_pause }, TLS)
 end
 
 -- Send whatever the connection has for the peer.
@@ -122,13 +122,21 @@ local function more(self)
     if code ~= "timeout" then self.rerr = code == "closed" and "closed" or err end
     return nil, code == "timeout" and "timeout" or self.rerr
   end
-  self.buf = self.buf .. data
+  if self.pos > 1 then
+    self.buf, self.pos = self.buf:sub(self.pos) .. data, 1
+  else
+    self.buf = self.buf .. data
+  end
   return true
 end
 
+-- The plaintext buffer is self.buf[self.pos ..]: taking bytes does not copy the rest.
+local function avail(self) return #self.buf - self.pos + 1 end
+
 local function take(self, n)
-  local s = self.buf:sub(1, n)
-  self.buf = self.buf:sub(n + 1)
+  local s = self.buf:sub(self.pos, self.pos + n - 1)
+  self.pos = self.pos + #s
+  if self.pos > #self.buf then self.buf, self.pos = "", 1 end
   return s
 end
 
@@ -149,17 +157,20 @@ function TLS:receive(pattern)
     error("bad argument #1 to 'receive' (bad pattern argument)", 2)
   end
   if self.closed then return nil, "closed", "" end
+  local parts = {} -- "*a": what has arrived so far, concatenated once
   while true do
     if kind == "l" then
-      local i = self.buf:find("\n", 1, true)
-      if i then return (take(self, i):sub(1, -2):gsub("\r", "")) end
+      local i = self.buf:find("\n", self.pos, true)
+      if i then return (take(self, i - self.pos + 1):sub(1, -2):gsub("\r", "")) end
     elseif kind == "n" then
-      if #self.buf >= pattern then return take(self, pattern) end
+      if avail(self) >= pattern then return take(self, pattern) end
+    else
+      parts[#parts + 1] = take(self, avail(self))
     end
     local ok, err = more(self)
     if not ok then
-      if kind == "a" and err == "closed" then return take(self, #self.buf) end
-      local partial = take(self, #self.buf)
+      local partial = table.concat(parts) .. take(self, avail(self))
+      if kind == "a" and err == "closed" then return partial end
       if kind == "l" then partial = partial:gsub("\r", "") end
       return nil, err, partial
     end
@@ -170,7 +181,7 @@ end
 function TLS:receiveany(max)
   if type(max) ~= "number" or max < 1 then error("bad argument #1 to 'receiveany' (positive number expected)", 2) end
   if self.closed then return nil, "closed" end
-  if #self.buf == 0 then
+  if avail(self) == 0 then
     local ok, err = more(self)
     if not ok then return nil, err end
   end

@@ -250,7 +250,7 @@ function M.wrap(sock, cfg, opts)
   if not fd or fd < 0 then return nil, "closed" end
   return setmetatable({
     sock = sock, lctx = lctx, mode = lctx.mode, transport = transport,
-    state = "new", buf = "", outq = "", timeout = nil, wants = "nothing",
+    state = "new", buf = "", pos = 1, outq = "", timeout = nil, wants = "nothing",
     received = 0, sent = 0, birth = socket.gettime(),
     hello = lctx.server_alpn and lctx.mode == "server" and "" or nil, -- see hello_select
   }, SSL)
@@ -363,21 +363,42 @@ local function lsec_error(self, err, code, dir)
   return err
 end
 
+-- The plaintext buffer: bytes self.buf[self.pos ..], so taking a few bytes does not
+-- copy the rest.
+local function avail(self) return #self.buf - self.pos + 1 end
+
+local function append(self, d)
+  if self.pos > 1 then
+    self.buf, self.pos = self.buf:sub(self.pos) .. d, 1
+  else
+    self.buf = self.buf .. d
+  end
+end
+
+local function take_buf(self, n)
+  local s = self.buf:sub(self.pos, self.pos + n - 1)
+  self.pos = self.pos + #s
+  if self.pos > #self.buf then self.buf, self.pos = "", 1 end
+  return s
+end
+
 -- Decrypted bytes already in the connection (and, with the memory transport, whole
 -- records already taken off the socket) go into the wrapper's buffer, so dirty() and a
 -- select() loop see them.
 local function drain(self)
   local conn = self.conn
   if self.transport == "fd" then conn:settimeout(0) end
+  local parts = {}
   while true do
     local d, err, code = conn:read()
     if not d then
       if code ~= "wantread" and code ~= "timeout" then self.rerr = { err, code } end
       break
     end
-    self.buf = self.buf .. d
+    parts[#parts + 1] = d
     self.received = self.received + #d
   end
+  if #parts > 0 then append(self, table.concat(parts)) end
   if self.transport == "memory" and #self.outq + (conn:pending()) > 0 then mem_flush(self, socket.gettime()) end
 end
 
@@ -503,16 +524,10 @@ local function fill(self, deadline)
     if code ~= "wantread" and code ~= "timeout" and code ~= "wantwrite" then self.rerr = { err, code } end
     return nil, err, code
   end
-  self.buf = self.buf .. d
+  append(self, d)
   self.received = self.received + #d
   drain(self)
   return true
-end
-
-local function take_buf(self, n)
-  local s = self.buf:sub(1, n)
-  self.buf = self.buf:sub(n + 1)
-  return s
 end
 
 -- receive([pattern [, prefix]]): "*l"/"l" (a line, LF-terminated, CRs dropped), "*a"/"a"
@@ -534,19 +549,22 @@ function SSL:receive(pattern, prefix)
   local deadline = deadline_of(self)
   -- LuaSocket counts the prefix in a number pattern: receive(5, "ab") reads 3 bytes
   local want = kind == "n" and math.max(math.floor(pattern) - #prefix, 0)
+  local parts = {} -- "*a": what has arrived so far, concatenated once
   while true do
     if kind == "l" then
-      local i = self.buf:find("\n", 1, true)
+      local i = self.buf:find("\n", self.pos, true)
       if i then
-        local line = take_buf(self, i):sub(1, -2):gsub("\r", "")
+        local line = take_buf(self, i - self.pos + 1):sub(1, -2):gsub("\r", "")
         return prefix .. line, nil, nil
       end
     elseif kind == "n" then
-      if #self.buf >= want then return prefix .. take_buf(self, want), nil, nil end
+      if avail(self) >= want then return prefix .. take_buf(self, want), nil, nil end
+    else
+      parts[#parts + 1] = take_buf(self, avail(self))
     end
     local ok, err, code = fill(self, deadline)
     if not ok then
-      local partial = take_buf(self, #self.buf)
+      local partial = table.concat(parts) .. take_buf(self, avail(self))
       if kind == "l" then partial = partial:gsub("\r", "") end
       -- "*a" ends well at the close if it got anything (LuaSocket's recvall)
       if kind == "a" and code == "closed" and #partial > 0 then return prefix .. partial, nil, nil end
@@ -613,7 +631,7 @@ end
 
 function SSL:getfd() return self.sock:getfd() end
 function SSL:setfd() error("setfd is not supported: wrap() a connected socket instead", 2) end
-function SSL:dirty() return self.state ~= "closed" and #self.buf > 0 end
+function SSL:dirty() return self.state ~= "closed" and avail(self) > 0 end
 function SSL:want() return self.state == "closed" and "nothing" or self.wants end
 
 function SSL:getstats() return self.received, self.sent, socket.gettime() - self.birth end
