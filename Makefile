@@ -45,22 +45,24 @@ ASAN_ENV = LD_PRELOAD=$(ASAN_LIB) \
   LSAN_OPTIONS=suppressions=$(CURDIR)/.ci/lsan.supp:print_suppressions=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all test asan install setup demo clean check-env FORCE
+.PHONY: all test test-only asan install setup demo clean FORCE
 
 all: $(CORE)
 
-# The flags (above all the Lua headers) are part of what the core is built from: a
-# `luarocks make` for another Lua version reuses build/rock, and must not reuse a
-# core compiled against the previous version's headers.
-FLAGS_STAMP = $(BUILD)/.flags
+# Rebuild when the compile command changes, not only the sources: the same BUILD
+# directory can be built for another Lua (LuaRocks passes its LUA_INCDIR).
+COMPILE = $(CC) $(ALL_CFLAGS) -shared -o $(CORE) $(SRC) $(LIBS)
+FLAGS_STAMP = $(BUILD)/.compile
 $(FLAGS_STAMP): FORCE
-	@mkdir -p $(dir $@)
-	@echo '$(CC) $(ALL_CFLAGS) $(LIBS)' | cmp -s - $@ || echo '$(CC) $(ALL_CFLAGS) $(LIBS)' > $@
+	@mkdir -p $(BUILD)
+	@echo '$(COMPILE)' | cmp -s - $@ || echo '$(COMPILE)' > $@
 
 $(CORE): $(SRC) $(HDR) Makefile $(FLAGS_STAMP)
 	@test -n "$(LUA_CFLAGS)" || { echo "no Lua $(LUA) headers: run 'make setup'"; exit 1; }
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -shared -o $@ $(SRC) $(LIBS)
+	$(COMPILE)
+
+FORCE:
 
 test: $(CORE)
 	$(TEST_ENV) $(BUSTED) --lua=$(LUA_BIN) $(BUSTED_ARGS) $(SPEC)
@@ -76,10 +78,7 @@ asan:
 test-only:
 	$(TEST_ENV) $(BUSTED) --lua=$(LUA_BIN) $(BUSTED_ARGS) $(SPEC)
 
-# `luarocks make` runs install without the build's flags: install the core it just
-# built (build it only if there is none), never rebuild it with the default Lua's headers
-install:
-	@test -f $(CORE) || $(MAKE) --no-print-directory $(CORE)
+install: $(CORE)
 	install -d $(DESTDIR)$(LUADIR)/wolfssl $(DESTDIR)$(CMODDIR)/wolfssl
 	install -m 644 lua/wolfssl/*.lua $(DESTDIR)$(LUADIR)/wolfssl/
 	install -m 755 $(CORE) $(DESTDIR)$(CMODDIR)/wolfssl/core.so

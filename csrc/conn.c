@@ -127,9 +127,13 @@ static int conn_send_fd(Conn *c, const char *buf, int sz) {
 
 static int conn_io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg) {
   Conn *c = arg;
-  size_t avail = buf_size(&c->in);
+  size_t avail;
   int n;
   (void)ssl;
+  /* wolfSSL TLS 1.2 client bug (item 6): gather the server's first flight into c->in
+   * so the binding can see whether a ticket was accepted before wolfSSL reads it */
+  if ((c->flags & CONN_TICKET_CHECK) && (n = session_ticket_lookahead(c)) < 0) return n;
+  avail = buf_size(&c->in);
   if (avail > 0) {
     n = avail < (size_t)sz ? (int)avail : sz;
     memcpy(buf, c->in.p + c->in.off, (size_t)n);
@@ -156,6 +160,20 @@ static int conn_io_send(WOLFSSL *ssl, char *buf, int sz, void *arg) {
     if (n <= 0) return n;
   }
   return n;
+}
+
+/* Bytes the binding itself puts on the wire, outside a wolfSSL call (an alert wolfSSL
+ * fails to send). 0 when all of it went out (or was queued), -1 otherwise. */
+int conn_send_raw(Conn *c, const void *data, int n) {
+  const char *p = data;
+  if (c->fd < 0) return buf_append(&c->out, data, (size_t)n);
+  while (n > 0) {
+    int r = conn_send_fd(c, p, n);
+    if (r <= 0) return -1;
+    p += r;
+    n -= r;
+  }
+  return 0;
 }
 
 /* ---- object ------------------------------------------------------------------------- */
@@ -192,7 +210,12 @@ static int conn_closed(lua_State *L) {
 }
 
 /* Everything a driving call does first: it owns the callbacks' lua_State until it ends. */
-static void conn_begin(lua_State *L, Conn *c) {
+void conn_begin(lua_State *L, Conn *c) {
+  /* handshake()/read()/… from inside one of this connection's callbacks would re-enter
+   * wolfSSL; raising here is safe (nothing of wolfSSL's is on this call's stack yet) and
+   * the callback's pcall turns it into a callback error */
+  if (c->L != NULL) luaL_error(L, "cannot drive a connection from inside its own callback");
+  lw_fork_check();
   c->L = L;
   c->flags &= ~(CONN_PAUSED | CONN_TIMEDOUT);
   c->io_errno = 0;
@@ -246,6 +269,10 @@ int conn_new(lua_State *L) {
 
 static int conn_free(lua_State *L) {
   Conn *c = luaL_checkudata(L, 1, LW_CONN);
+  /* a callback of this connection's own driving call: wolfSSL is still using the WOLFSSL
+   * (freeing it there is a use after free inside wolfSSL, which ASan cannot see) */
+  if (c->ssl && c->L != NULL)
+    return luaL_error(L, "cannot close a connection from inside its own callback (return false to refuse it)");
   if (c->ssl) {
     wolfSSL_free(c->ssl);
     c->ssl = NULL;
@@ -256,6 +283,7 @@ static int conn_free(lua_State *L) {
   lw_free_str(&c->failed_msg);
   lw_free_str(&c->host);
   lw_free_str(&c->verify_subject);
+  session_conn_free(c);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -325,12 +353,19 @@ static int conn_handshake(lua_State *L) {
   }
   conn_begin(L, c);
   rc = c->role == ROLE_CLIENT ? wolfSSL_connect(c->ssl) : wolfSSL_accept(c->ssl);
-  c->L = NULL;
   if (rc == WOLFSSL_SUCCESS) {
     c->flags |= CONN_DONE;
+    rc = session_handshake_done(L, c); /* key log, …: may run Lua */
+    c->L = NULL;
+    if (rc != 0) return conn_error(L, c, WOLFSSL_FATAL_ERROR, "handshake");
     lua_pushboolean(L, 1);
     return 1;
   }
+  if (session_handshake_failed(L, c)) { /* it may word wolfSSL's verdict (and latch it) */
+    c->L = NULL;
+    return conn_failed(L, c);
+  }
+  c->L = NULL;
   return conn_error(L, c, rc, "handshake");
 }
 
@@ -346,9 +381,15 @@ static int conn_read(lua_State *L) {
   if (want > READ_CHUNK) want = READ_CHUNK;
   conn_begin(L, c);
   rc = wolfSSL_read(c->ssl, buf, (int)want);
+  if (rc > 0 && !(c->flags & CONN_DONE)) {
+    c->flags |= CONN_DONE; /* a server's read can finish the handshake implicitly */
+    if (session_handshake_done(L, c) != 0) {
+      c->L = NULL;
+      return conn_error(L, c, WOLFSSL_FATAL_ERROR, "read");
+    }
+  }
   c->L = NULL;
   if (rc > 0) {
-    c->flags |= CONN_DONE; /* a server's read can finish the handshake implicitly */
     lua_pushlstring(L, buf, (size_t)rc);
     return 1;
   }
