@@ -153,6 +153,9 @@ int lw_error(lua_State *L, const char *code, const char *fmt, ...) {
 static int errors_is_malformed(int err) {
   switch (err) {
   case -305: /* VERIFY_MAC_ERROR: a record failed its integrity check */
+  case -180: /* AES_GCM_AUTH_E: the same, reported by wolfCrypt for TLS 1.3 AES-GCM */
+  case -181: /* AES_CCM_AUTH_E */
+  case -213: /* MAC_CMP_FAILED_E: ChaCha20-Poly1305 tag mismatch */
   case -306: /* PARSE_ERROR */
   case -307: /* UNKNOWN_HANDSHAKE_TYPE */
   case -311: /* UNKNOWN_RECORD_TYPE */

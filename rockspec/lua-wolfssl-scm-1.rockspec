@@ -9,7 +9,9 @@ description = {
   detailed = [[
     Contexts and connections for TLS 1.2 and 1.3 clients and servers over any
     transport (sans-I/O memory buffers, or a file descriptor), with verification that
-    is on by default and the handshake exposed to Lua.
+    is on by default and the handshake exposed to Lua. Drivers: wolfssl.socket
+    (LuaSec-compatible, over LuaSocket), wolfssl.https (verified by default),
+    wolfssl.ngx (OpenResty cosockets), wolfssl.pair (scripted client/server pairs).
   ]],
   license = "MIT",
   labels = { "tls", "ssl", "crypto", "wolfssl" },

@@ -425,4 +425,15 @@ require("wolfssl.session")(M)
 M.pair = require("wolfssl.pair").pair
 M.Context, M.Connection, M.Certificate = Context, Connection, core.Certificate
 
+-- The drivers load on first use: wolfssl.socket and wolfssl.https need LuaSocket,
+-- wolfssl.ngx needs OpenResty; `require "wolfssl"` needs neither.
+local DRIVERS = { socket = true, https = true, ngx = true }
+setmetatable(M, { __index = function(t, k)
+  if DRIVERS[k] then
+    local mod = require("wolfssl." .. k)
+    rawset(t, k, mod)
+    return mod
+  end
+end })
+
 return M
