@@ -130,6 +130,7 @@ static int conn_io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg) {
   size_t avail = buf_size(&c->in);
   int n;
   (void)ssl;
+  if (c->trace) sz = record_recv_limit(c, sz);
   if (avail > 0) {
     n = avail < (size_t)sz ? (int)avail : sz;
     memcpy(buf, c->in.p + c->in.off, (size_t)n);
@@ -140,6 +141,8 @@ static int conn_io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg) {
   } else {
     return (c->flags & CONN_EOF) ? WOLFSSL_CBIO_ERR_CONN_CLOSE : WOLFSSL_CBIO_ERR_WANT_READ;
   }
+  if (c->trace && record_observe(c, DIR_RECEIVED, (const unsigned char *)buf, n) != 0)
+    return WOLFSSL_CBIO_ERR_GENERAL; /* on_message failed: so does the driving call */
   return n;
 }
 
@@ -155,8 +158,12 @@ static int conn_io_send(WOLFSSL *ssl, char *buf, int sz, void *arg) {
     n = conn_send_fd(c, buf, sz);
     if (n <= 0) return n;
   }
+  if (c->trace && record_observe(c, DIR_SENT, (const unsigned char *)buf, n) != 0)
+    return WOLFSSL_CBIO_ERR_GENERAL;
   return n;
 }
+
+int conn_send_raw(Conn *c, const char *buf, int sz) { return conn_io_send(c->ssl, (char *)buf, sz, c); }
 
 /* ---- object ------------------------------------------------------------------------- */
 
@@ -199,6 +206,12 @@ static void conn_begin(lua_State *L, Conn *c) {
   lw_free_str(&c->cb_error);
   if (c->timeout_ms > 0) c->deadline_ms = conn_now_ms() + c->timeout_ms;
   wolfSSL_ERR_clear_error();
+  record_begin(L, c);
+}
+
+static void conn_end(Conn *c) {
+  c->L = NULL;
+  if (c->trace) record_end(c);
 }
 
 static int conn_failed(lua_State *L, Conn *c) {
@@ -250,6 +263,7 @@ static int conn_free(lua_State *L) {
     wolfSSL_free(c->ssl);
     c->ssl = NULL;
   }
+  record_free(c);
   buf_free(&c->in);
   buf_free(&c->out);
   lw_free_str(&c->cb_error);
@@ -324,8 +338,12 @@ static int conn_handshake(lua_State *L) {
     return 1;
   }
   conn_begin(L, c);
+  if (c->trace && (rc = hello_run(L, c)) != 0) {
+    conn_end(c);
+    return rc;
+  }
   rc = c->role == ROLE_CLIENT ? wolfSSL_connect(c->ssl) : wolfSSL_accept(c->ssl);
-  c->L = NULL;
+  conn_end(c);
   if (rc == WOLFSSL_SUCCESS) {
     c->flags |= CONN_DONE;
     lua_pushboolean(L, 1);
@@ -345,8 +363,12 @@ static int conn_read(lua_State *L) {
   luaL_argcheck(L, want > 0, 2, "must be positive");
   if (want > READ_CHUNK) want = READ_CHUNK;
   conn_begin(L, c);
+  if (c->trace && (rc = hello_run(L, c)) != 0) {
+    conn_end(c);
+    return rc;
+  }
   rc = wolfSSL_read(c->ssl, buf, (int)want);
-  c->L = NULL;
+  conn_end(c);
   if (rc > 0) {
     c->flags |= CONN_DONE; /* a server's read can finish the handshake implicitly */
     lua_pushlstring(L, buf, (size_t)rc);
@@ -379,8 +401,12 @@ static int conn_write(lua_State *L) {
     return 1;
   }
   conn_begin(L, c);
+  if (c->trace && (rc = hello_run(L, c)) != 0) {
+    conn_end(c);
+    return rc;
+  }
   rc = wolfSSL_write(c->ssl, s, n);
-  c->L = NULL;
+  conn_end(c);
   if (rc > 0) {
     c->write_len = 0;
     lua_pushinteger(L, rc);
@@ -402,7 +428,7 @@ static int conn_shutdown(lua_State *L) {
   }
   conn_begin(L, c);
   rc = wolfSSL_shutdown(c->ssl);
-  c->L = NULL;
+  conn_end(c);
   if (rc == WOLFSSL_SUCCESS || rc == WOLFSSL_SHUTDOWN_NOT_DONE) {
     lua_pushboolean(L, 1);
     lua_pushstring(L, rc == WOLFSSL_SUCCESS ? "complete" : "sent");
@@ -494,6 +520,7 @@ static int conn_use_context(lua_State *L) {
   LW_GETUV(L, 1);
   lua_pushvalue(L, 2);
   lua_setfield(L, -2, "context");
+  if (c->trace) record_ctx_changed(c); /* the key observer hooks the new CTX too */
   lua_pushboolean(L, 1);
   return 1;
 }

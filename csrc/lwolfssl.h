@@ -42,6 +42,9 @@ enum { VERIFY_NONE = 0, VERIFY_PEER = 1, VERIFY_REQUIRED = 2 };
 #define CONN_EOF 0x02      /* the transport reached end of input (feed_eof / recv 0) */
 #define CONN_PAUSED 0x04   /* a callback returned wolfssl.PAUSE */
 #define CONN_TIMEDOUT 0x08 /* the fd transport's poll timed out */
+#define CONN_OBSERVED 0x10 /* record.c has decided whether the connection is traced */
+
+typedef struct Trace Trace; /* record.c: the trace and the ClientHello hook's state */
 
 typedef struct Conn {
   WOLFSSL *ssl;      /* NULL once closed */
@@ -66,6 +69,7 @@ typedef struct Conn {
   int verify_depth;
   char *verify_subject;
   int verify_seen;   /* the verify callback ran with a certificate */
+  Trace *trace;      /* record.c: NULL unless on_message / on_client_hello is set */
 } Conn;
 
 /* core.c */
@@ -87,6 +91,7 @@ Conn *conn_check_open(lua_State *L, int i); /* NULL if closed: I/O then returns 
 Conn *conn_from_ssl(WOLFSSL *ssl);
 int conn_push(lua_State *L, Conn *c); /* pushes the userdata of c; 0 if gone */
 int conn_recv_fd(Conn *c, char *buf, int sz); /* recv() with the binding's wait rules */
+int conn_send_raw(Conn *c, const char *buf, int sz); /* bytes of the binding's own to the peer */
 extern const luaL_Reg conn_info_methods[]; /* conninfo.c */
 
 /* x509.c */
@@ -103,6 +108,20 @@ extern const luaL_Reg x509_functions[];
 int verify_callback(int preverify, WOLFSSL_X509_STORE_CTX *store);
 int verify_set_host(Conn *c, const char *name, size_t len);
 void verify_reset(Conn *c);
+
+/* record.c: the trace (records and messages from the I/O callbacks, opened with the keys) */
+void record_begin(lua_State *L, Conn *c); /* every driving call, first */
+void record_end(Conn *c);                 /* every driving call, last */
+int record_recv_limit(Conn *c, int sz);   /* bytes wolfSSL may take now: one record at a time */
+int record_observe(Conn *c, int dir, const unsigned char *p, int n); /* -1: on_message failed */
+void record_prefeed(Conn *c, const unsigned char *p, size_t n);
+int record_hello_pending(Conn *c);
+void record_hello_done(Conn *c);
+void record_ctx_changed(Conn *c);
+void record_free(Conn *c);
+
+/* hello.c: the ClientHello hook; 0 = go on to wolfSSL_accept, else results pushed */
+int hello_run(lua_State *L, Conn *c);
 
 /* callbacks.c: the only place that calls Lua from wolfSSL callbacks */
 int bridge_pcall(lua_State *L, int nargs, int nres, char **err);
