@@ -287,6 +287,12 @@ function M._handler(name, check)
   option(name, { check = is_type("function"), apply = function(ctx, fn) ctx:set_handler(name, fn); return true end })
 end
 
+-- The handshake as data (trace.lua, csrc/record.c): every record and handshake message
+-- of a connection, and the server's hook on the decoded ClientHello (csrc/hello.c).
+-- Both are decided when the connection's first handshake()/read()/write() starts.
+M._handler("on_message")
+M._handler("on_client_hello")
+
 ---------------------------------------------------------------------------------------
 -- wolfssl.context{...}
 
@@ -389,6 +395,7 @@ end
 ---------------------------------------------------------------------------------------
 
 M.pair = require("wolfssl.pair").pair
+M.trace = require "wolfssl.trace"
 M.Context, M.Connection, M.Certificate = Context, Connection, core.Certificate
 
 return M
