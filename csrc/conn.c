@@ -604,6 +604,7 @@ void conn_open(lua_State *L) {
   lua_newtable(L);
   luaL_setfuncs(L, conn_methods, 0);
   luaL_setfuncs(L, conn_info_methods, 0);
+  luaL_setfuncs(L, record_methods, 0);
   lua_pushvalue(L, -1);
   lua_setfield(L, -3, "__index");
   lua_remove(L, -2);

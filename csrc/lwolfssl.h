@@ -119,6 +119,7 @@ int record_hello_pending(Conn *c);
 void record_hello_done(Conn *c);
 void record_ctx_changed(Conn *c);
 void record_free(Conn *c);
+extern const luaL_Reg record_methods[];
 
 /* hello.c: the ClientHello hook; 0 = go on to wolfSSL_accept, else results pushed */
 int hello_run(lua_State *L, Conn *c);

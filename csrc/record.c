@@ -689,3 +689,20 @@ void record_free(Conn *c) {
   free(T);
   c->trace = NULL;
 }
+
+/* conn:_copy_session(other): this client offers the session other has (TLS 1.3: once
+ * it processed a NewSessionTicket). Support for the trace specs and examples, which need
+ * resumed handshakes; the public session API is the sessions issue's. */
+static int record_copy_session(lua_State *L) {
+  Conn *c = conn_check(L, 1), *from = conn_check(L, 2);
+  WOLFSSL_SESSION *s = wolfSSL_get1_session(from->ssl);
+  int ok = s != NULL && wolfSSL_set_session(c->ssl, s) == WOLFSSL_SUCCESS;
+  wolfSSL_SESSION_free(s);
+  lua_pushboolean(L, ok);
+  return 1;
+}
+
+const luaL_Reg record_methods[] = {
+  {"_copy_session", record_copy_session},
+  {NULL, NULL}
+};
