@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "lwolfssl.h"
+#include <wolfssl/openssl/evp.h> /* EVP_PKEY_RSA */
 
 #define CONNS_KEY "wolfssl.conns" /* weak table: lightuserdata(Conn*) -> userdata */
 #define READ_CHUNK 16384          /* one TLS record of plaintext at most */
@@ -529,6 +530,35 @@ static int conn_use_context(lua_State *L) {
  * connection's own certificate chain and key, checked against each other. A key loaded
  * into a WOLFSSL cannot be read back (wolfSSL_get_privatekey gives NULL), so the pair is
  * loaded and checked in a scratch CTX first and the checked key installed from there. */
+/* A certificate of another key type than the context's: wolfSSL keeps the connection's
+ * suite list and key-type flags from the context, so a TLS 1.2 server with an EC context
+ * and a per-connection RSA certificate picked an ECDSA suite and failed signing (-140,
+ * measured on 5.5.4). Keep only the suites this key can authenticate. */
+static void conn_fit_suites(WOLFSSL *ssl, int rsa) {
+  WOLF_STACK_OF(WOLFSSL_CIPHER) *sk = wolfSSL_get_ciphers_compat(ssl);
+  char list[4096];
+  size_t len = 0;
+  int i, n = sk ? wolfSSL_sk_SSL_CIPHER_num(sk) : 0, dropped = 0;
+  for (i = 0; i < n; i++) {
+    const char *name = wolfSSL_CIPHER_get_name(wolfSSL_sk_SSL_CIPHER_value(sk, i));
+    size_t k = name ? strlen(name) : 0;
+    int ecdsa, tls13, psk;
+    if (k == 0) continue;
+    ecdsa = strstr(name, "ECDSA") != NULL;
+    tls13 = strncmp(name, "TLS13-", 6) == 0 || strncmp(name, "TLS_", 4) == 0;
+    psk = strstr(name, "PSK") != NULL;
+    if (!tls13 && !psk && (rsa ? ecdsa : !ecdsa)) {
+      dropped = 1;
+      continue;
+    }
+    if (len + k + 2 > sizeof list) return;
+    if (len) list[len++] = ':';
+    memcpy(list + len, name, k + 1);
+    len += k;
+  }
+  if (dropped && len) wolfSSL_set_cipher_list(ssl, list);
+}
+
 static int conn_use_certificate_raw(lua_State *L) {
   Conn *c = conn_check(L, 1);
   size_t n;
@@ -549,6 +579,7 @@ static int conn_use_certificate_raw(lua_State *L) {
   rc = wolfSSL_use_certificate_chain_buffer_format(c->ssl, (const unsigned char *)chain, (long)n, fmt) ==
            WOLFSSL_SUCCESS &&
        wolfSSL_use_PrivateKey(c->ssl, wolfSSL_CTX_get0_privatekey(tmp)) == WOLFSSL_SUCCESS;
+  if (rc) conn_fit_suites(c->ssl, wolfSSL_EVP_PKEY_id(wolfSSL_CTX_get0_privatekey(tmp)) == EVP_PKEY_RSA);
   wolfSSL_CTX_free(tmp);
   if (!rc) return context_fail(L, "cannot install the certificate on the connection", 0);
   lua_pushboolean(L, 1);
