@@ -986,7 +986,7 @@ function M.ladder_line(m, state)
   local left, right = "", ""
   if from_client then left = title else right = title end
   local line = pad(left, NAME_W) .. " " .. arrow(m, from_client) .. "  " .. pad(right, NAME_W)
-  return (line .. "  " .. info):gsub("%s+$", "")
+  return ((line .. "  " .. info):gsub("%s+$", ""))
 end
 
 -- ladder(events) -> text. Events of one connection draw its view; events of both ends
