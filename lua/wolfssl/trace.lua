@@ -842,6 +842,62 @@ function M.records(s)
   return out, pos - 1
 end
 
+-- client_hello{...} -> a ClientHello table for encode, with the usual extensions filled
+-- in (what a probe or a test needs; every field can still be edited afterwards):
+--   versions = {"TLSv1.3", "TLSv1.2"}, cipher_suites = {...}, groups = {...},
+--   key_shares = {"x25519"} (groups to send a share for: only x25519 and x448 keys can be
+--   made up, as random bytes; {} sends none, which asks a TLS 1.3 server for a
+--   HelloRetryRequest), server_name = "host", alpn = {...}, signature_algorithms = {...},
+--   extensions = {more entries, appended}
+M.DEFAULT_PROBE_SUITES = {
+  "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256",
+  "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+  "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+  "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+}
+M.DEFAULT_SIGNATURE_SCHEMES = {
+  "ecdsa_secp256r1_sha256", "ecdsa_secp384r1_sha384", "ecdsa_secp521r1_sha512", "ed25519", "ed448",
+  "rsa_pss_rsae_sha256", "rsa_pss_rsae_sha384", "rsa_pss_rsae_sha512", "rsa_pss_pss_sha256",
+  "rsa_pkcs1_sha256", "rsa_pkcs1_sha384", "rsa_pkcs1_sha512",
+}
+local SHARE_SIZES = { x25519 = 32, x448 = 56 }
+
+function M.client_hello(o)
+  o = o or {}
+  local versions = o.versions or { "TLSv1.3", "TLSv1.2" }
+  local tls13, tls12 = false, false
+  for _, v in ipairs(versions) do
+    if v == "TLSv1.3" or v == 0x0304 then tls13 = true else tls12 = true end
+  end
+  local groups = o.groups or { "x25519", "secp256r1", "secp384r1" }
+  local x = {}
+  local function add(name, value) x[#x + 1] = { name = name, value = value } end
+  if o.server_name then add("server_name", { o.server_name }) end
+  add("supported_groups", groups)
+  if tls12 then add("ec_point_formats", { "uncompressed" }) end
+  add("signature_algorithms", o.signature_algorithms or M.DEFAULT_SIGNATURE_SCHEMES)
+  if o.alpn then add("alpn", o.alpn) end
+  if tls13 then
+    add("supported_versions", versions)
+    add("psk_key_exchange_modes", { "psk_dhe_ke" })
+    local shares = {}
+    for _, g in ipairs(o.key_shares or { groups[1] }) do
+      local n = SHARE_SIZES[g]
+      if not n then error(("cannot make up a key share for '%s' (only x25519, x448)"):format(tostring(g)), 2) end
+      shares[#shares + 1] = { group = g, key_exchange = random_bytes(n) }
+    end
+    add("key_share", shares)
+  end
+  add("extended_master_secret", true)
+  add("renegotiation_info", "")
+  for _, e in ipairs(o.extensions or {}) do x[#x + 1] = e end
+  return {
+    type = "client_hello", legacy_version = 0x0303, random = random_bytes(32),
+    session_id = tls13 and random_bytes(32) or "", cipher_suites = o.cipher_suites or M.DEFAULT_PROBE_SUITES,
+    compression_methods = { 0 }, extensions = x,
+  }
+end
+
 ---------------------------------------------------------------------------------------
 -- The ClientHello hook (csrc/hello.c calls this): decode, call the hook, say what it
 -- decided. true = go on | wolfssl.PAUSE | false, alert number.
