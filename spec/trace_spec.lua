@@ -267,6 +267,34 @@ describe("the trace of a handshake", function()
   end)
 end)
 
+describe("the trace of application data", function()
+  for _, suite in ipairs({ "TLS13-AES128-GCM-SHA256", "TLS13-AES256-GCM-SHA384", "TLS13-CHACHA20-POLY1305-SHA256",
+    "TLS13-AES128-CCM-SHA256", "TLS13-AES128-CCM-8-SHA256" }) do
+    it("reports the exact length of every record, short and long (" .. suite .. ")", function()
+      -- a certificate chain longer than one peek: the Certificate record is opened in full
+      local sctx = server_ctx({ certificate = { certs.path("rsa.pem"), certs.path("ca.pem") },
+        key = certs.path("rsa.key"), ciphers = suite })
+      local p, cev, sev = traced(client_ctx({ ciphers = suite }), sctx)
+      local chain = decoded(cev, "received", "certificate").certificate_list
+      assert.equal(2, #chain)
+      assert.equal(certs.read("ca.pem"), chain[2].certificate:pem())
+      local sizes = { 1, 1000, 1023, 1024, 1025, 4096, 16384, 20000 }
+      for _, n in ipairs(sizes) do assert.equal(n, #p:transfer("client", ("z"):rep(n))) end
+      local sent, got = {}, {}
+      for _, m in ipairs(cev) do if m.type == "application_data" then sent[#sent + 1] = m.length end end
+      for _, m in ipairs(sev) do if m.type == "application_data" then got[#got + 1] = m.length end end
+      assert.same({ 1, 1000, 1023, 1024, 1025, 4096, 16384, 16384, 3616 }, sent)
+      assert.same(sent, got)
+      -- and a handshake message after them is still found and opened
+      p.client:shutdown()
+      p:flush()
+      p.server:read()
+      assert.equal("close_notify", cev[#cev].description)
+      assert.equal("close_notify", sev[#sev].description)
+    end)
+  end
+end)
+
 describe("a failing on_message", function()
   it("fails the driving call with code 'callback' and never raises through wolfSSL", function()
     local sctx = server_ctx()
