@@ -29,6 +29,7 @@
 #include <wolfssl/wolfcrypt/chacha.h>
 #include <wolfssl/wolfcrypt/chacha20_poly1305.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/wolfcrypt/hmac.h>
 #include <wolfssl/wolfcrypt/kdf.h>
 
 #define REC_HDR 5
@@ -42,7 +43,7 @@ enum { HELLO_NONE = 0, HELLO_WAIT = 1, HELLO_DONE = 2 };
 
 /* One set of traffic keys of one writer (TLS 1.3: handshake, application, each KeyUpdate). */
 typedef struct Epoch {
-  unsigned char key[32], iv[12];
+  unsigned char key[32], iv[16]; /* 16: a TLS 1.2 CBC key block IV (unused: explicit IVs) */
   int keylen, ivlen;
 } Epoch;
 
@@ -67,11 +68,13 @@ struct Trace {
   Conn *c;
   int observing; /* on_message was set when the connection started: split and report */
   int version;   /* negotiated version from the ServerHello (0x0303, 0x0304), 0 before */
+  int etm;       /* TLS 1.2 encrypt-then-MAC was agreed (RFC 7366) */
   Stream s[2];   /* by writer: 0 = the client's records, 1 = the server's */
   unsigned char *plain;
   size_t plain_cap;
   Aes aes;
   ChaCha chacha;
+  Hmac hmac;
   Conn *outer;   /* the key observer's connection before this driving call */
   int hello;     /* HELLO_*: the ClientHello hook (hello.c) */
   size_t skip;   /* received bytes the hook already reported, not yet read by wolfSSL */
@@ -212,7 +215,7 @@ static void record_malformed(Trace *T, Stream *S, int dir, int content, const ch
 static void epoch_add(Stream *S, const unsigned char *key, int keylen, const unsigned char *iv,
                       int ivlen) {
   Epoch *e;
-  if (keylen <= 0 || keylen > 32 || ivlen <= 0 || ivlen > 12) return;
+  if (keylen <= 0 || keylen > 32 || ivlen <= 0 || ivlen > 16) return;
   if (S->nep > 0) { /* wolfSSL may re-derive an unchanged side: one epoch per key */
     e = &S->ep[S->nep - 1];
     if (e->keylen == keylen && memcmp(e->key, key, (size_t)keylen) == 0) return;
@@ -262,7 +265,7 @@ static int record_current_keys(Trace *T, int w, Epoch *e) {
   const unsigned char *iv = w == 0 ? wolfSSL_GetClientWriteIV(ssl) : wolfSSL_GetServerWriteIV(ssl);
   e->keylen = wolfSSL_GetKeySize(ssl);
   e->ivlen = wolfSSL_GetIVSize(ssl);
-  if (k == NULL || iv == NULL || e->keylen <= 0 || e->keylen > 32 || e->ivlen <= 0 || e->ivlen > 12)
+  if (k == NULL || iv == NULL || e->keylen <= 0 || e->keylen > 32 || e->ivlen <= 0 || e->ivlen > 16)
     return 0;
   memcpy(e->key, k, (size_t)e->keylen);
   memcpy(e->iv, iv, (size_t)e->ivlen);
@@ -423,6 +426,9 @@ static int record_open13(Trace *T, Stream *S, const unsigned char *hdr, const un
   return 0;
 }
 
+static int record_open_cbc(Trace *T, Stream *S, const unsigned char *hdr, const unsigned char *rec,
+                           size_t len, size_t *ptlen, uint64_t seq, int length_only);
+
 /* TLS 1.2 AEAD (RFC 5288 3, RFC 6655, RFC 7905 2): GCM/CCM nonce = implicit 4-byte IV ||
  * explicit 8 bytes carried in the record; ChaCha20 nonce = IV xor seq. Additional data =
  * seq || type || version || plaintext length. */
@@ -434,6 +440,7 @@ static int record_open12(Trace *T, Stream *S, const unsigned char *hdr, const un
   unsigned char nonce[12], aad[13];
   Epoch e;
   uint64_t seq = S->seq++;
+  if (wolfSSL_GetCipherType(ssl) == WOLFSSL_BLOCK_TYPE) return record_open_cbc(T, S, hdr, rec, len, ptlen, seq, 0);
   if (wolfSSL_GetCipherType(ssl) != WOLFSSL_AEAD_TYPE || taglen <= 0 ||
       len < explicit_len + (size_t)taglen || !record_current_keys(T, (int)(S - T->s), &e) ||
       plain_reserve(T, len + 1) != 0)
@@ -460,13 +467,77 @@ static int record_open12(Trace *T, Stream *S, const unsigned char *hdr, const un
   return 1;
 }
 
-/* Plaintext length of a TLS 1.2 record that is not opened (application data). */
-static size_t record_overhead12(Trace *T, size_t len) {
+/* The TLS 1.2 MAC of a CBC record (RFC 5246 6.2.3.1; RFC 7366 3 with encrypt-then-MAC,
+ * where it covers IV and ciphertext): 0 if `mac` is right. */
+static int record_mac_ok(Trace *T, int w, uint64_t seq, const unsigned char *hdr,
+                         const unsigned char *data, size_t n, const unsigned char *mac) {
   WOLFSSL *ssl = T->c->ssl;
-  size_t o;
-  if (wolfSSL_GetCipherType(ssl) != WOLFSSL_AEAD_TYPE) return 0;
+  int verify = (w == 0) == (T->c->role == ROLE_SERVER); /* the writer's MAC secret */
+  const unsigned char *secret = wolfSSL_GetMacSecret(ssl, verify);
+  int maclen = wolfSSL_GetHmacSize(ssl), rc;
+  unsigned char pre[13], out[WC_MAX_DIGEST_SIZE];
+  if (secret == NULL || maclen <= 0 || maclen > (int)sizeof out) return -1;
+  seq_bytes(pre, seq);
+  pre[8] = hdr[0];
+  pre[9] = hdr[1];
+  pre[10] = hdr[2];
+  pre[11] = (unsigned char)(n >> 8);
+  pre[12] = (unsigned char)n;
+  if (wc_HmacInit(&T->hmac, NULL, INVALID_DEVID) != 0) return -1;
+  rc = wc_HmacSetKey(&T->hmac, wolfSSL_GetHmacType(ssl), secret, (word32)maclen) != 0 ||
+       wc_HmacUpdate(&T->hmac, pre, sizeof pre) != 0 || wc_HmacUpdate(&T->hmac, data, (word32)n) != 0 ||
+       wc_HmacFinal(&T->hmac, out) != 0 || memcmp(out, mac, (size_t)maclen) != 0;
+  wc_HmacFree(&T->hmac);
+  return rc ? -1 : 0;
+}
+
+/* TLS 1.2 AES-CBC (RFC 5246 6.2.3.2): explicit IV || E(content || MAC || padding ||
+ * padding length), or with encrypt-then-MAC: IV || E(content || padding || length) ||
+ * MAC. Only the last block is decrypted when `length_only` (application data). */
+static int record_open_cbc(Trace *T, Stream *S, const unsigned char *hdr, const unsigned char *rec,
+                           size_t len, size_t *ptlen, uint64_t seq, int length_only) {
+  WOLFSSL *ssl = T->c->ssl;
+  int w = (int)(S - T->s), maclen = wolfSSL_GetHmacSize(ssl);
+  size_t n = len, ctlen, pad, m, i, from;
+  Epoch e;
+  if (wolfSSL_GetBulkCipher(ssl) != wolfssl_aes || maclen <= 0 || !record_current_keys(T, w, &e))
+    return 0;
+  if (T->etm) {
+    if (n < 32 + (size_t)maclen) return 0;
+    n -= (size_t)maclen;
+    if (!length_only && record_mac_ok(T, w, seq, hdr, rec, n, rec + n) != 0) return 0;
+  }
+  if (n < 32 || n % 16 != 0 || plain_reserve(T, n) != 0) return 0;
+  ctlen = n - 16;
+  from = length_only ? ctlen - 16 : 0; /* CBC: a block needs only the one before it */
+  if (wc_AesSetKey(&T->aes, e.key, (word32)e.keylen, rec + from, AES_DECRYPTION) != 0 ||
+      wc_AesCbcDecrypt(&T->aes, T->plain + from, rec + 16 + from, (word32)(ctlen - from)) != 0)
+    return 0;
+  pad = T->plain[ctlen - 1];
+  if (pad + 1 > ctlen - from) return 0;
+  for (i = 0; i <= pad; i++)
+    if (T->plain[ctlen - 1 - i] != pad) return 0;
+  m = ctlen - pad - 1;
+  if (!T->etm) {
+    if (m < (size_t)maclen) return 0;
+    m -= (size_t)maclen;
+    if (!length_only && record_mac_ok(T, w, seq, hdr, T->plain, m, T->plain + m) != 0) return 0;
+  }
+  *ptlen = m;
+  return 1;
+}
+
+/* Plaintext length of a TLS 1.2 record that is not opened (application data); the
+ * record's length when it cannot be told. */
+static size_t record_length12(Trace *T, Stream *S, const unsigned char *hdr, const unsigned char *rec,
+                              size_t len, uint64_t seq) {
+  WOLFSSL *ssl = T->c->ssl;
+  size_t o, n;
+  if (wolfSSL_GetCipherType(ssl) == WOLFSSL_BLOCK_TYPE)
+    return record_open_cbc(T, S, hdr, rec, len, &n, seq, 1) ? n : len;
+  if (wolfSSL_GetCipherType(ssl) != WOLFSSL_AEAD_TYPE) return len;
   o = (size_t)wolfSSL_GetAeadMacSize(ssl) + (wolfSSL_GetBulkCipher(ssl) == wolfssl_chacha ? 0 : 8);
-  return o <= len ? o : 0;
+  return o <= len ? len - o : len;
 }
 
 /* ---- splitting ------------------------------------------------------------------------ */
@@ -486,6 +557,7 @@ static void record_server_hello(Trace *T, const unsigned char *m, size_t n) {
       int type = (m[off] << 8) | m[off + 1];
       size_t elen = (size_t)((m[off + 2] << 8) | m[off + 3]);
       if (type == 43 && elen == 2 && off + 6 <= end) version = (m[off + 4] << 8) | m[off + 5];
+      if (type == 22) T->etm = 1;
       off += 4 + elen;
     }
   }
@@ -600,9 +672,8 @@ static void record_done(Trace *T, Stream *S, int dir) {
       return;
     }
   } else if (type == CT_APPDATA) {
-    S->seq++; /* length only: not opened */
-    e.content = type;
-    e.length = len - record_overhead12(T, len);
+    e.content = type; /* length only: not opened */
+    e.length = record_length12(T, S, hdr, S->rec, len, S->seq++);
     record_emit(T, &e);
     return;
   } else if (record_open12(T, S, hdr, S->rec, len, &n)) {

@@ -1,7 +1,7 @@
 -- trace.lua: the handshake with any TLS server, message by message, as a ladder.
 --
 --   lua examples/trace.lua HOST PORT [--tls1.2 | --tls1.3] [--ca FILE] [--servername NAME]
---                                    [--alpn h2,http/1.1] [--decode]
+--                                    [--alpn h2,http/1.1] [--ciphers LIST] [--decode]
 --
 -- Like `openssl s_client -trace`: connects, handshakes and prints every record both
 -- ways: the plaintext hellos and the encrypted handshake messages, which lua-wolfssl
@@ -13,7 +13,8 @@ local trace = wolfssl.trace
 
 local function usage(msg)
   io.stderr:write((msg and (msg .. "\n") or "") ..
-    "usage: trace.lua HOST PORT [--tls1.2|--tls1.3] [--ca FILE] [--servername NAME] [--alpn LIST] [--decode]\n")
+    "usage: trace.lua HOST PORT [--tls1.2|--tls1.3] [--ca FILE] [--servername NAME] [--alpn LIST]"
+    .. " [--ciphers LIST] [--decode]\n")
   os.exit(2)
 end
 
@@ -25,7 +26,7 @@ while arg[i] do
   local a = arg[i]
   if a == "--tls1.2" or a == "--tls1.3" then opts.version = a:sub(3)
   elseif a == "--decode" then opts.decode = true
-  elseif a == "--ca" or a == "--servername" or a == "--alpn" then
+  elseif a == "--ca" or a == "--servername" or a == "--alpn" or a == "--ciphers" then
     i = i + 1
     opts[a:sub(3)] = arg[i] or usage(a .. " needs a value")
   else usage("unknown option " .. a) end
@@ -37,6 +38,7 @@ local ctx, err = wolfssl.context{
   verify = opts.ca and "peer" or "none",
   ca = opts.ca,
   min_version = opts.version, max_version = opts.version,
+  ciphers = opts.ciphers,
   alpn = opts.alpn and (function(l) local t = {} for p in l:gmatch("[^,]+") do t[#t + 1] = p end return t end)(opts.alpn),
 }
 if not ctx then usage(err) end

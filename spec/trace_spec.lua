@@ -295,6 +295,24 @@ describe("the trace of application data", function()
   end
 end)
 
+describe("the trace of TLS 1.2 CBC suites", function()
+  for _, suite in ipairs({ "ECDHE-ECDSA-AES128-SHA256", "ECDHE-ECDSA-AES256-SHA", "ECDHE-ECDSA-AES256-SHA384" }) do
+    it("opens the Finished messages, MAC checked, and tells application data lengths (" .. suite .. ")", function()
+      local p, cev, sev = traced(client_ctx({ max_version = "tls1.2", ciphers = suite }), server_ctx({ ciphers = suite }))
+      assert.matches("_CBC_", p.client:info().cipher)
+      assert.same(KINDS[1].client, flow(cev))
+      assert_all_opened(cev)
+      assert_all_opened(sev)
+      assert.equal(12, #decoded(cev, "received", "finished").verify_data)
+      assert.equal(decoded(cev, "sent", "finished").verify_data, decoded(sev, "received", "finished").verify_data)
+      for _, n in ipairs({ 1, 15, 16, 17, 5000 }) do assert.equal(n, #p:transfer("server", ("y"):rep(n))) end
+      local got = {}
+      for _, m in ipairs(cev) do if m.type == "application_data" then got[#got + 1] = m.length end end
+      assert.same({ 1, 15, 16, 17, 5000 }, got)
+    end)
+  end
+end)
+
 describe("a failing on_message", function()
   it("fails the driving call with code 'callback' and never raises through wolfSSL", function()
     local sctx = server_ctx()
