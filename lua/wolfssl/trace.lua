@@ -884,7 +884,11 @@ function M.client_hello(o)
     for _, g in ipairs(o.key_shares or { groups[1] }) do
       local n = SHARE_SIZES[g]
       if not n then error(("cannot make up a key share for '%s' (only x25519, x448)"):format(tostring(g)), 2) end
-      shares[#shares + 1] = { group = g, key_exchange = random_bytes(n) }
+      local key = random_bytes(n)
+      -- an X25519 u-coordinate has 255 bits (RFC 7748 5); wolfSSL refuses one with the
+      -- top bit set instead of masking it
+      if g == "x25519" then key = sub(key, 1, 31) .. char(byte(key, 32) % 128) end
+      shares[#shares + 1] = { group = g, key_exchange = key }
     end
     add("key_share", shares)
   end
