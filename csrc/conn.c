@@ -131,6 +131,7 @@ static int conn_io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg) {
   size_t avail = buf_size(&c->in);
   int n;
   (void)ssl;
+  if (c->flags & CONN_CLOSING) return WOLFSSL_CBIO_ERR_CONN_CLOSE;
   if (c->trace) sz = record_recv_limit(c, sz);
   if (avail > 0) {
     n = avail < (size_t)sz ? (int)avail : sz;
@@ -151,6 +152,7 @@ static int conn_io_send(WOLFSSL *ssl, char *buf, int sz, void *arg) {
   Conn *c = arg;
   int n;
   (void)ssl;
+  if (c->flags & CONN_CLOSING) return WOLFSSL_CBIO_ERR_CONN_CLOSE;
   if (c->fd < 0) {
     /* Unbounded, so wolfSSL never sees WANT_WRITE in memory mode (item 1). */
     if (buf_append(&c->out, buf, (size_t)sz) != 0) return WOLFSSL_CBIO_ERR_GENERAL;
@@ -170,13 +172,13 @@ int conn_send_raw(Conn *c, const char *buf, int sz) { return conn_io_send(c->ssl
 
 Conn *conn_check(lua_State *L, int i) {
   Conn *c = luaL_checkudata(L, i, LW_CONN);
-  if (c->ssl == NULL) luaL_error(L, "attempt to use a closed connection");
+  if (c->ssl == NULL || (c->flags & CONN_CLOSING)) luaL_error(L, "attempt to use a closed connection");
   return c;
 }
 
 Conn *conn_check_open(lua_State *L, int i) {
   Conn *c = luaL_checkudata(L, i, LW_CONN);
-  return c->ssl ? c : NULL;
+  return c->ssl && !(c->flags & CONN_CLOSING) ? c : NULL;
 }
 
 Conn *conn_from_ssl(WOLFSSL *ssl) { return ssl ? wolfSSL_GetIOReadCtx(ssl) : NULL; }
@@ -197,6 +199,13 @@ static int conn_closed(lua_State *L) {
   lua_pushliteral(L, "connection is closed");
   lua_pushliteral(L, "closed");
   return 3;
+}
+
+/* A failed driving call's nil, message, code; "closed" when a callback closed the
+ * connection meanwhile (conn_free). */
+static int conn_result(lua_State *L, Conn *c, int rc, const char *what) {
+  if (c->flags & CONN_CLOSING) return conn_closed(L);
+  return conn_error(L, c, rc, what);
 }
 
 /* Everything a driving call does first: it owns the callbacks' lua_State until it ends. */
@@ -260,6 +269,14 @@ int conn_new(lua_State *L) {
 
 static int conn_free(lua_State *L) {
   Conn *c = luaL_checkudata(L, 1, LW_CONN);
+  if (c->ssl && c->L) {
+    /* close() from a callback (on_message, on_client_hello, ...): wolfSSL is still using
+     * the WOLFSSL. It is freed by the next close() or the collector; until then every
+     * method sees a closed connection and the transport reports end of input. */
+    c->flags |= CONN_CLOSING;
+    lua_pushboolean(L, 1);
+    return 1;
+  }
   if (c->ssl) {
     wolfSSL_free(c->ssl);
     c->ssl = NULL;
@@ -350,7 +367,7 @@ static int conn_handshake(lua_State *L) {
     lua_pushboolean(L, 1);
     return 1;
   }
-  return conn_error(L, c, rc, "handshake");
+  return conn_result(L, c, rc, "handshake");
 }
 
 /* read([n]) -> up to n (default and at most 16384) bytes of application data */
@@ -375,7 +392,7 @@ static int conn_read(lua_State *L) {
     lua_pushlstring(L, buf, (size_t)rc);
     return 1;
   }
-  return conn_error(L, c, rc, "read");
+  return conn_result(L, c, rc, "read");
 }
 
 /* write(s) -> bytes written. After "wantwrite" wolfSSL must get the same length again
@@ -414,7 +431,7 @@ static int conn_write(lua_State *L) {
     return 1;
   }
   if (wolfSSL_get_error(c->ssl, rc) == WOLFSSL_ERROR_WANT_WRITE) c->write_len = n;
-  return conn_error(L, c, rc, "write");
+  return conn_result(L, c, rc, "write");
 }
 
 /* shutdown() -> true, "sent" (our close_notify is out) | true, "complete" (both ways) */
@@ -435,7 +452,7 @@ static int conn_shutdown(lua_State *L) {
     lua_pushstring(L, rc == WOLFSSL_SUCCESS ? "complete" : "sent");
     return 2;
   }
-  return conn_error(L, c, rc, "shutdown");
+  return conn_result(L, c, rc, "shutdown");
 }
 
 static int conn_settimeout(lua_State *L) {
@@ -594,7 +611,7 @@ static int conn_role(lua_State *L) {
 
 static int conn_is_closed(lua_State *L) {
   Conn *c = luaL_checkudata(L, 1, LW_CONN);
-  lua_pushboolean(L, c->ssl == NULL);
+  lua_pushboolean(L, c->ssl == NULL || (c->flags & CONN_CLOSING));
   return 1;
 }
 

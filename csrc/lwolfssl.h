@@ -43,6 +43,7 @@ enum { VERIFY_NONE = 0, VERIFY_PEER = 1, VERIFY_REQUIRED = 2 };
 #define CONN_PAUSED 0x04   /* a callback returned wolfssl.PAUSE */
 #define CONN_TIMEDOUT 0x08 /* the fd transport's poll timed out */
 #define CONN_OBSERVED 0x10 /* record.c has decided whether the connection is traced */
+#define CONN_CLOSING 0x20  /* closed by a callback during a driving call: freed after it */
 
 typedef struct Trace Trace; /* record.c: the trace and the ClientHello hook's state */
 

@@ -165,7 +165,7 @@ static void record_emit(Trace *T, const Event *e) {
   Conn *c = T->c;
   lua_State *L = c->L;
   int top;
-  if (L == NULL || c->cb_error || !lua_checkstack(L, 8)) return;
+  if (L == NULL || c->cb_error || (c->flags & CONN_CLOSING) || !lua_checkstack(L, 8)) return;
   top = lua_gettop(L);
   if (!bridge_handler(L, c, "on_message")) return;
   if (!conn_push(L, c)) {

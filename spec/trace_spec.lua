@@ -325,6 +325,28 @@ describe("a failing on_message", function()
   end)
 end)
 
+describe("closing a connection from on_message", function()
+  for _, when in ipairs({ "server_hello", "certificate", "finished" }) do
+    it("ends the driving call with 'closed' (at " .. when .. ")", function()
+      local c = client_ctx():connection({ server_name = "localhost" })
+      local after = {}
+      c:set_handler("on_message", function(conn, m)
+        after[#after + 1] = m.type
+        if m.type == when then conn:close() end
+      end)
+      local p = setmetatable({ client = c, server = server_ctx():connection() }, Pair)
+      local ok, err, code = p:handshake()
+      assert.is_nil(ok)
+      assert.same({ "connection is closed", "closed" }, { err, code })
+      assert.equal(when, after[#after]) -- nothing reported after the close
+      assert.is_true(c:is_closed())
+      assert.same({ nil, "connection is closed", "closed" }, { c:handshake() })
+      assert.has_error(function() c:info() end, "attempt to use a closed connection")
+      assert.is_true(c:close())
+    end)
+  end
+end)
+
 describe("trace.decode and trace.encode", function()
   local function sample_hello()
     return {
