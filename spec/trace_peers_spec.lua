@@ -304,6 +304,41 @@ describe("a traced lua-wolfssl server against openssl s_client -msg", function()
   end
 end)
 
+describe("a traced lua-wolfssl server and a KeyUpdate (openssl s_client's K command)", function()
+  it("opens both KeyUpdates and the records under the new keys", function()
+    local listener, port = peer.listen()
+    local ctx = assert(wolfssl.context({ role = "server", certificate = certs.path("ec.pem"), key = certs.path("ec.key") }))
+    -- interactive s_client: "K" sends a KeyUpdate that requests one back, EOF closes
+    local client = peer.s_client(port, { input = "K\n", args = "-servername localhost -tls1_3" })
+    finally(function() peer.stop(client) end)
+    listener:settimeout(5)
+    local sock = assert(listener:accept())
+    listener:close()
+    finally(function() sock:close() end)
+    local conn = assert(ctx:connection({ fd = sock:getfd() }))
+    conn:settimeout(5)
+    local events = trace.attach(conn)
+    assert.is_true(conn:handshake())
+    assert.same({ nil, "closed", "closed" }, { conn:read() })
+    local after = {}
+    local seen = false
+    for _, m in ipairs(events) do
+      assert.is_false(m.encrypted, m.type)
+      if m.type == "key_update" then seen = true end
+      if seen then after[#after + 1] = m.direction .. " " .. m.type end
+    end
+    assert.same({ "received key_update", "sent key_update", "received alert" }, after)
+    assert.equal("update_requested", assert(trace.decode(nth(events, "received", "key_update"))).request_update)
+    assert.equal("update_not_requested", assert(trace.decode(nth(events, "sent", "key_update"))).request_update)
+    assert.equal("close_notify", nth(events, "received", "alert").description)
+    -- and what we send after our KeyUpdate is opened too
+    conn:write("late\n")
+    local last = events[#events]
+    assert.same({ "sent", "application_data", 5, true, false }, { last.direction, last.type, last.length, last.protected, last.encrypted })
+    conn:close()
+  end)
+end)
+
 describe("examples/trace.lua", function()
   local LUA = os.getenv("LW_LUA") or "lua5.4"
   local server
