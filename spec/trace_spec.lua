@@ -568,6 +568,12 @@ describe("trace.ladder", function()
     assert.matches("^ApplicationData%s+=+>%s+2 bytes$", lines[10])
   end)
 
+  it("raises on arguments that are not events, contexts or connections", function()
+    assert.has_error(function() trace.ladder(nil) end, "bad argument #1 to 'ladder' (list of trace events expected)")
+    assert.has_error(function() trace.attach("conn") end, "bad argument #1 to 'attach' (Context or Connection expected)")
+    assert.has_error(function() trace.attach(client_ctx(), 42) end, "bad argument #2 to 'attach' (file or function expected)")
+  end)
+
   it("draws a pair's events once per message, from the sender's side", function()
     local cctx, sctx = client_ctx({ max_version = "tls1.2" }), server_ctx()
     local all = {}
