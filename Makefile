@@ -45,14 +45,24 @@ ASAN_ENV = LD_PRELOAD=$(ASAN_LIB) \
   LSAN_OPTIONS=suppressions=$(CURDIR)/.ci/lsan.supp:print_suppressions=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all test asan install setup demo clean check-env
+.PHONY: all test test-only asan install setup demo clean FORCE
 
 all: $(CORE)
 
-$(CORE): $(SRC) $(HDR) Makefile
+# Rebuild when the compile command changes, not only the sources: the same BUILD
+# directory can be built for another Lua (LuaRocks passes its LUA_INCDIR).
+COMPILE = $(CC) $(ALL_CFLAGS) -shared -o $(CORE) $(SRC) $(LIBS)
+FLAGS_STAMP = $(BUILD)/.compile
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(COMPILE)' | cmp -s - $@ || echo '$(COMPILE)' > $@
+
+$(CORE): $(SRC) $(HDR) Makefile $(FLAGS_STAMP)
 	@test -n "$(LUA_CFLAGS)" || { echo "no Lua $(LUA) headers: run 'make setup'"; exit 1; }
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -shared -o $@ $(SRC) $(LIBS)
+	$(COMPILE)
+
+FORCE:
 
 test: $(CORE)
 	$(TEST_ENV) $(BUSTED) --lua=$(LUA_BIN) $(BUSTED_ARGS) $(SPEC)

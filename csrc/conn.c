@@ -128,11 +128,14 @@ static int conn_send_fd(Conn *c, const char *buf, int sz) {
 
 static int conn_io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg) {
   Conn *c = arg;
-  size_t avail = buf_size(&c->in);
+  size_t avail;
   int n;
   (void)ssl;
-  if (c->flags & CONN_CLOSING) return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+  /* wolfSSL TLS 1.2 client bug (item 6): gather the server's first flight into c->in
+   * so the binding can see whether a ticket was accepted before wolfSSL reads it */
+  if ((c->flags & CONN_TICKET_CHECK) && (n = session_ticket_lookahead(c)) < 0) return n;
   if (c->trace) sz = record_recv_limit(c, sz);
+  avail = buf_size(&c->in);
   if (avail > 0) {
     n = avail < (size_t)sz ? (int)avail : sz;
     memcpy(buf, c->in.p + c->in.off, (size_t)n);
@@ -152,7 +155,6 @@ static int conn_io_send(WOLFSSL *ssl, char *buf, int sz, void *arg) {
   Conn *c = arg;
   int n;
   (void)ssl;
-  if (c->flags & CONN_CLOSING) return WOLFSSL_CBIO_ERR_CONN_CLOSE;
   if (c->fd < 0) {
     /* Unbounded, so wolfSSL never sees WANT_WRITE in memory mode (item 1). */
     if (buf_append(&c->out, buf, (size_t)sz) != 0) return WOLFSSL_CBIO_ERR_GENERAL;
@@ -166,19 +168,37 @@ static int conn_io_send(WOLFSSL *ssl, char *buf, int sz, void *arg) {
   return n;
 }
 
-int conn_send_raw(Conn *c, const char *buf, int sz) { return conn_io_send(c->ssl, (char *)buf, sz, c); }
+/* Bytes the binding itself puts on the wire, outside a wolfSSL call (an alert wolfSSL
+ * fails to send, or the ClientHello hook's refusal). 0 when all of it went out (or was
+ * queued), -1 otherwise. The trace sees them like wolfSSL's own. */
+int conn_send_raw(Conn *c, const void *data, int n) {
+  const char *p = data;
+  int total = n;
+  if (c->fd < 0) {
+    if (buf_append(&c->out, data, (size_t)n) != 0) return -1;
+  } else {
+    while (n > 0) {
+      int r = conn_send_fd(c, p, n);
+      if (r <= 0) return -1;
+      p += r;
+      n -= r;
+    }
+  }
+  if (c->trace) record_observe(c, DIR_SENT, (const unsigned char *)data, total);
+  return 0;
+}
 
 /* ---- object ------------------------------------------------------------------------- */
 
 Conn *conn_check(lua_State *L, int i) {
   Conn *c = luaL_checkudata(L, i, LW_CONN);
-  if (c->ssl == NULL || (c->flags & CONN_CLOSING)) luaL_error(L, "attempt to use a closed connection");
+  if (c->ssl == NULL) luaL_error(L, "attempt to use a closed connection");
   return c;
 }
 
 Conn *conn_check_open(lua_State *L, int i) {
   Conn *c = luaL_checkudata(L, i, LW_CONN);
-  return c->ssl && !(c->flags & CONN_CLOSING) ? c : NULL;
+  return c->ssl ? c : NULL;
 }
 
 Conn *conn_from_ssl(WOLFSSL *ssl) { return ssl ? wolfSSL_GetIOReadCtx(ssl) : NULL; }
@@ -201,15 +221,13 @@ static int conn_closed(lua_State *L) {
   return 3;
 }
 
-/* A failed driving call's nil, message, code; "closed" when a callback closed the
- * connection meanwhile (conn_free). */
-static int conn_result(lua_State *L, Conn *c, int rc, const char *what) {
-  if (c->flags & CONN_CLOSING) return conn_closed(L);
-  return conn_error(L, c, rc, what);
-}
-
 /* Everything a driving call does first: it owns the callbacks' lua_State until it ends. */
-static void conn_begin(lua_State *L, Conn *c) {
+void conn_begin(lua_State *L, Conn *c) {
+  /* handshake()/read()/… from inside one of this connection's callbacks would re-enter
+   * wolfSSL; raising here is safe (nothing of wolfSSL's is on this call's stack yet) and
+   * the callback's pcall turns it into a callback error */
+  if (c->L != NULL) luaL_error(L, "cannot drive a connection from inside its own callback");
+  lw_fork_check();
   c->L = L;
   c->flags &= ~(CONN_PAUSED | CONN_TIMEDOUT);
   c->io_errno = 0;
@@ -219,7 +237,7 @@ static void conn_begin(lua_State *L, Conn *c) {
   record_begin(L, c);
 }
 
-static void conn_end(Conn *c) {
+void conn_end(Conn *c) {
   c->L = NULL;
   if (c->trace) record_end(c);
 }
@@ -269,25 +287,22 @@ int conn_new(lua_State *L) {
 
 static int conn_free(lua_State *L) {
   Conn *c = luaL_checkudata(L, 1, LW_CONN);
-  if (c->ssl && c->L) {
-    /* close() from a callback (on_message, on_client_hello, ...): wolfSSL is still using
-     * the WOLFSSL. It is freed by the next close() or the collector; until then every
-     * method sees a closed connection and the transport reports end of input. */
-    c->flags |= CONN_CLOSING;
-    lua_pushboolean(L, 1);
-    return 1;
-  }
+  /* a callback of this connection's own driving call: wolfSSL is still using the WOLFSSL
+   * (freeing it there is a use after free inside wolfSSL, which ASan cannot see) */
+  if (c->ssl && c->L != NULL)
+    return luaL_error(L, "cannot close a connection from inside its own callback (return false to refuse it)");
   if (c->ssl) {
     wolfSSL_free(c->ssl);
     c->ssl = NULL;
   }
-  record_free(c);
   buf_free(&c->in);
   buf_free(&c->out);
   lw_free_str(&c->cb_error);
   lw_free_str(&c->failed_msg);
   lw_free_str(&c->host);
   lw_free_str(&c->verify_subject);
+  session_conn_free(c);
+  record_free(c);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -356,18 +371,25 @@ static int conn_handshake(lua_State *L) {
     return 1;
   }
   conn_begin(L, c);
-  if (c->trace && (rc = hello_run(L, c)) != 0) {
+  if (c->trace && (rc = hello_run(L, c)) != 0) { /* the ClientHello hook, before wolfSSL */
     conn_end(c);
     return rc;
   }
   rc = c->role == ROLE_CLIENT ? wolfSSL_connect(c->ssl) : wolfSSL_accept(c->ssl);
-  conn_end(c);
   if (rc == WOLFSSL_SUCCESS) {
     c->flags |= CONN_DONE;
+    rc = session_handshake_done(L, c); /* key log, …: may run Lua */
+    conn_end(c);
+    if (rc != 0) return conn_error(L, c, WOLFSSL_FATAL_ERROR, "handshake");
     lua_pushboolean(L, 1);
     return 1;
   }
-  return conn_result(L, c, rc, "handshake");
+  if (session_handshake_failed(L, c)) { /* it may word wolfSSL's verdict (and latch it) */
+    conn_end(c);
+    return conn_failed(L, c);
+  }
+  conn_end(c);
+  return conn_error(L, c, rc, "handshake");
 }
 
 /* read([n]) -> up to n (default and at most 16384) bytes of application data */
@@ -386,13 +408,19 @@ static int conn_read(lua_State *L) {
     return rc;
   }
   rc = wolfSSL_read(c->ssl, buf, (int)want);
+  if (rc > 0 && !(c->flags & CONN_DONE)) {
+    c->flags |= CONN_DONE; /* a server's read can finish the handshake implicitly */
+    if (session_handshake_done(L, c) != 0) {
+      conn_end(c);
+      return conn_error(L, c, WOLFSSL_FATAL_ERROR, "read");
+    }
+  }
   conn_end(c);
   if (rc > 0) {
-    c->flags |= CONN_DONE; /* a server's read can finish the handshake implicitly */
     lua_pushlstring(L, buf, (size_t)rc);
     return 1;
   }
-  return conn_result(L, c, rc, "read");
+  return conn_error(L, c, rc, "read");
 }
 
 /* write(s) -> bytes written. After "wantwrite" wolfSSL must get the same length again
@@ -431,7 +459,7 @@ static int conn_write(lua_State *L) {
     return 1;
   }
   if (wolfSSL_get_error(c->ssl, rc) == WOLFSSL_ERROR_WANT_WRITE) c->write_len = n;
-  return conn_result(L, c, rc, "write");
+  return conn_error(L, c, rc, "write");
 }
 
 /* shutdown() -> true, "sent" (our close_notify is out) | true, "complete" (both ways) */
@@ -452,7 +480,7 @@ static int conn_shutdown(lua_State *L) {
     lua_pushstring(L, rc == WOLFSSL_SUCCESS ? "complete" : "sent");
     return 2;
   }
-  return conn_result(L, c, rc, "shutdown");
+  return conn_error(L, c, rc, "shutdown");
 }
 
 static int conn_settimeout(lua_State *L) {
@@ -611,7 +639,7 @@ static int conn_role(lua_State *L) {
 
 static int conn_is_closed(lua_State *L) {
   Conn *c = luaL_checkudata(L, 1, LW_CONN);
-  lua_pushboolean(L, c->ssl == NULL || (c->flags & CONN_CLOSING));
+  lua_pushboolean(L, c->ssl == NULL);
   return 1;
 }
 
@@ -652,7 +680,6 @@ void conn_open(lua_State *L) {
   lua_newtable(L);
   luaL_setfuncs(L, conn_methods, 0);
   luaL_setfuncs(L, conn_info_methods, 0);
-  luaL_setfuncs(L, record_methods, 0);
   lua_pushvalue(L, -1);
   lua_setfield(L, -3, "__index");
   lua_remove(L, -2);

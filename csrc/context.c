@@ -46,6 +46,7 @@ int context_new(lua_State *L) {
   if (x->ctx == NULL) return luaL_error(L, "wolfSSL_CTX_new failed (out of memory?)");
   /* The binding owns the verify decision; start from "none" and let set_verify say. */
   wolfSSL_CTX_set_verify(x->ctx, WOLFSSL_VERIFY_NONE, NULL);
+  session_context_init(x->ctx, role); /* sessions, SNI, ALPN, certificate callbacks */
   return 1;
 }
 

@@ -1,8 +1,14 @@
 /* The wolfssl.core module table: library init, constants, version, and the classes. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "lwolfssl.h"
 
@@ -59,6 +65,84 @@ void lw_registry_table(lua_State *L, const char *name, const char *mode) {
   lua_setfield(L, LUA_REGISTRYINDEX, name);
 }
 
+/* ---- fork safety (wolfssl-notes.md item 10) ----------------------------------------
+ * wolfSSL's global RNG (behind wolfSSL_RAND_bytes, which the ticket-key callback draws
+ * its IVs from) is not reseeded by fork(): two workers forked from a master that used
+ * it draw identical bytes. The first use in a new process drops it, so wolfSSL seeds a
+ * fresh one. A pthread_atfork flag keeps the check free on every driving call; the
+ * random draws themselves also compare getpid(), which sees a raw clone() too. (glibc
+ * unregisters the handler if this module is unloaded.) */
+static pid_t lw_pid = 0;
+static volatile int lw_forked = 0;
+
+static void lw_atfork_child(void) { lw_forked = 1; }
+
+static void lw_reseed_if(pid_t pid) {
+  lw_forked = 0;
+  if (pid == lw_pid) return;
+  if (lw_pid != 0) wolfSSL_RAND_Cleanup();
+  lw_pid = pid;
+}
+
+void lw_fork_check(void) {
+  if (lw_forked || lw_pid == 0) lw_reseed_if(getpid());
+}
+
+int lw_rand_bytes(unsigned char *buf, int n) {
+  lw_reseed_if(getpid());
+  return wolfSSL_RAND_bytes(buf, n) == WOLFSSL_SUCCESS ? 0 : -1;
+}
+
+/* wolfssl.random(n) -> n random bytes from wolfSSL's RNG */
+static int core_random(lua_State *L) {
+  lua_Integer n = luaL_checkinteger(L, 1);
+  unsigned char *buf;
+  int rc;
+  luaL_argcheck(L, n >= 0 && n <= 65536, 1, "must be between 0 and 65536");
+  buf = malloc((size_t)n + 1);
+  if (buf == NULL) return luaL_error(L, "out of memory");
+  rc = n > 0 ? lw_rand_bytes(buf, (int)n) : 0;
+  if (rc == 0) lua_pushlstring(L, (const char *)buf, (size_t)n);
+  free(buf);
+  if (rc != 0) return luaL_error(L, "wolfSSL's random number generator failed");
+  return 1;
+}
+
+/* Clock for ticket-key rotation; the offset exists only so specs can move time. */
+static long lw_time_offset = 0;
+
+long lw_now(void) { return (long)time(NULL) + lw_time_offset; }
+
+static int core_test_time_offset(lua_State *L) {
+  lw_time_offset = (long)luaL_checkinteger(L, 1);
+  return 0;
+}
+
+/* Test-only: fork() and wait for a child, so a spec can reproduce the fork hazard
+ * (state used before the fork, then used in two children). Not part of the API. */
+static int core_test_fork(lua_State *L) {
+  pid_t pid;
+  fflush(NULL);
+  pid = fork();
+  if (pid < 0) return luaL_error(L, "fork: %s", strerror(errno));
+  lua_pushinteger(L, (lua_Integer)pid);
+  return 1;
+}
+
+static int core_test_wait(lua_State *L) {
+  int status = 0;
+  pid_t pid = (pid_t)luaL_checkinteger(L, 1);
+  if (waitpid(pid, &status, 0) < 0) return luaL_error(L, "waitpid: %s", strerror(errno));
+  lua_pushinteger(L, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+  return 1;
+}
+
+static int core_test_exit(lua_State *L) {
+  fflush(NULL);
+  _exit((int)luaL_optinteger(L, 1, 0));
+  return 0;
+}
+
 /* What a path names, so the Lua layer can tell a CA directory from a file (policy stays there). */
 static int core_stat(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
@@ -102,6 +186,11 @@ static const luaL_Reg core_functions[] = {
   {"stat", core_stat},
   {"ciphers", core_ciphers},
   {"new_context", context_new},
+  {"random", core_random},
+  {"_test_time_offset", core_test_time_offset},
+  {"_test_fork", core_test_fork},
+  {"_test_wait", core_test_wait},
+  {"_test_exit", core_test_exit},
   {NULL, NULL}
 };
 
@@ -111,16 +200,30 @@ __attribute__((visibility("default"))) int luaopen_wolfssl_core(lua_State *L) {
   static int initialised = 0;
   if (!initialised) {
     if (wolfSSL_Init() != WOLFSSL_SUCCESS) return luaL_error(L, "wolfSSL_Init failed");
+    pthread_atfork(NULL, NULL, lw_atfork_child);
     initialised = 1;
   }
+  lw_fork_check();
   lua_newtable(L);
   luaL_setfuncs(L, core_functions, 0);
   luaL_setfuncs(L, x509_functions, 0);
   luaL_setfuncs(L, errors_functions, 0);
+  luaL_setfuncs(L, session_functions, 0);
+  luaL_setfuncs(L, tickets_functions, 0);
   context_open(L);
+  luaL_setfuncs(L, session_context_methods, 0);
+  luaL_setfuncs(L, server_context_methods, 0);
+  luaL_setfuncs(L, tickets_context_methods, 0);
+  luaL_setfuncs(L, psk_context_methods, 0);
   lua_setfield(L, -2, "Context");
   conn_open(L);
+  luaL_setfuncs(L, session_conn_methods, 0);
+  luaL_setfuncs(L, server_conn_methods, 0);
+  luaL_setfuncs(L, psk_conn_methods, 0);
+  luaL_setfuncs(L, keys_conn_methods, 0);
   lua_setfield(L, -2, "Connection");
+  session_open(L);
+  lua_setfield(L, -2, "Session");
   x509_open(L);
   lua_setfield(L, -2, "Certificate");
   core_push_pause(L);

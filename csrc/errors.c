@@ -211,9 +211,17 @@ int conn_error(lua_State *L, Conn *c, int rc, const char *what) {
   }
   if (err == -313 /* FATAL_ERROR: received an alert */ && h.last_rx.code >= 0) {
     const char *n = alert_name(h.last_rx.code);
-    if (n) lua_pushfstring(L, "%s failed: received alert %s", what, n);
-    else lua_pushfstring(L, "%s failed: received alert %d", what, h.last_rx.code);
+    /* wolfSSL answers a HelloRequest with a no_renegotiation warning (RFC 5746 is not
+     * built, item 9d); a peer that insists then aborts */
+    const char *why = h.last_tx.code == 100 ? " (the peer asked to renegotiate, which is not supported)" : "";
+    if (n) lua_pushfstring(L, "%s failed: received alert %s%s", what, n, why);
+    else lua_pushfstring(L, "%s failed: received alert %d%s", what, h.last_rx.code, why);
     return errors_fatal(L, c, "alert");
+  }
+  if (err == -395 /* DUPLICATE_MSG_E */ && (c->flags & CONN_DONE) && c->role == ROLE_SERVER) {
+    /* a ClientHello after the handshake: renegotiation, which wolfSSL refuses (9d) */
+    lua_pushfstring(L, "%s failed: the peer tried to renegotiate, which is not supported%s", what, sent);
+    return errors_fatal(L, c, "handshake_failed");
   }
   if (err == -308 || err == -397 || err == WOLFSSL_ERROR_SYSCALL) { /* the transport */
     if (c->io_errno) {

@@ -48,14 +48,9 @@ static int hello_scan(const unsigned char *p, size_t n, Buf *msg, size_t *total,
 
 /* A fatal alert record from the binding itself (wolfSSL has not started). */
 static void hello_alert(Conn *c, int code) {
-  char rec[7] = {21, 3, 3, 0, 2, 2, 0};
-  int off = 0, n;
-  rec[6] = (char)code;
-  while (off < (int)sizeof rec) {
-    n = conn_send_raw(c, rec + off, (int)sizeof rec - off);
-    if (n <= 0) return;
-    off += n;
-  }
+  unsigned char rec[7] = {21, 3, 3, 0, 2, 2, 0};
+  rec[6] = (unsigned char)code;
+  conn_send_raw(c, rec, (int)sizeof rec); /* best effort: the handshake fails either way */
 }
 
 /* nil, message, code, latched like every fatal error (errors.c) */

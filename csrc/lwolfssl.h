@@ -42,8 +42,9 @@ enum { VERIFY_NONE = 0, VERIFY_PEER = 1, VERIFY_REQUIRED = 2 };
 #define CONN_EOF 0x02      /* the transport reached end of input (feed_eof / recv 0) */
 #define CONN_PAUSED 0x04   /* a callback returned wolfssl.PAUSE */
 #define CONN_TIMEDOUT 0x08 /* the fd transport's poll timed out */
-#define CONN_OBSERVED 0x10 /* record.c has decided whether the connection is traced */
-#define CONN_CLOSING 0x20  /* closed by a callback during a driving call: freed after it */
+#define CONN_TICKET_CHECK 0x10 /* TLS 1.2 ticket offered: look at the server's reply first */
+#define CONN_TICKET_DROPPED 0x20 /* the server ignored our ticket: full handshake */
+#define CONN_OBSERVED 0x40 /* record.c has decided whether the connection is traced */
 
 typedef struct Trace Trace; /* record.c: the trace and the ClientHello hook's state */
 
@@ -70,11 +71,17 @@ typedef struct Conn {
   int verify_depth;
   char *verify_subject;
   int verify_seen;   /* the verify callback ran with a certificate */
+  /* sessions, server decisions, PSK, key material (session.c, server.c, psk.c,
+   * tickets.c, keys.c); allocated on first use, freed by session_conn_free */
+  struct ConnExtra *x;
   Trace *trace;      /* record.c: NULL unless on_message / on_client_hello is set */
 } Conn;
 
 /* core.c */
 void lw_registry_table(lua_State *L, const char *name, const char *mode);
+void lw_fork_check(void); /* reseed wolfSSL's global RNG in a forked child */
+int lw_rand_bytes(unsigned char *buf, int n); /* the global RNG, fork-safe; 0 = ok */
+long lw_now(void); /* wall-clock seconds (plus a test-only offset) */
 
 /* context.c */
 void context_open(lua_State *L);
@@ -92,7 +99,9 @@ Conn *conn_check_open(lua_State *L, int i); /* NULL if closed: I/O then returns 
 Conn *conn_from_ssl(WOLFSSL *ssl);
 int conn_push(lua_State *L, Conn *c); /* pushes the userdata of c; 0 if gone */
 int conn_recv_fd(Conn *c, char *buf, int sz); /* recv() with the binding's wait rules */
-int conn_send_raw(Conn *c, const char *buf, int sz); /* bytes of the binding's own to the peer */
+void conn_begin(lua_State *L, Conn *c); /* a driving call starts: callbacks run on L */
+void conn_end(Conn *c);                 /* ... and ends (every conn_begin has one) */
+int conn_send_raw(Conn *c, const void *data, int n); /* bytes around wolfSSL (an alert) */
 extern const luaL_Reg conn_info_methods[]; /* conninfo.c */
 
 /* x509.c */
@@ -120,7 +129,6 @@ int record_hello_pending(Conn *c);
 void record_hello_done(Conn *c);
 void record_ctx_changed(Conn *c);
 void record_free(Conn *c);
-extern const luaL_Reg record_methods[];
 
 /* hello.c: the ClientHello hook; 0 = go on to wolfSSL_accept, else results pushed */
 int hello_run(lua_State *L, Conn *c);
@@ -139,6 +147,57 @@ typedef struct PasswordArg {
   char *err;         /* the function failed: its message */
   int called;
 } PasswordArg;
+
+/* session.c: Session userdata, client sessions, the TLS 1.2 ticket look-ahead */
+void session_open(lua_State *L);
+int session_push(lua_State *L, WOLFSSL_SESSION *s); /* takes the reference */
+WOLFSSL_SESSION *session_from_value(lua_State *L, int i, char **err);
+int tickets_session_new(WOLFSSL *ssl, WOLFSSL_SESSION *s);
+void session_context_init(WOLFSSL_CTX *ctx, int role);
+int session_ticket_lookahead(Conn *c); /* from the recv callback; <0 = CBIO code */
+void session_conn_free(Conn *c);
+struct ConnExtra *session_extra(Conn *c); /* c->x, allocated on demand (NULL: no memory) */
+int session_handshake_done(lua_State *L, Conn *c); /* after the handshake: keylog etc. */
+int session_handshake_failed(lua_State *L, Conn *c); /* 1: c->failed_* set by us */
+extern const luaL_Reg session_conn_methods[], session_context_methods[], session_functions[];
+
+/* server.c: SNI, ALPN selection, certificate callback */
+void server_context_init(WOLFSSL_CTX *ctx);
+extern const luaL_Reg server_conn_methods[], server_context_methods[];
+
+/* tickets.c: ticket keys, on_ticket_key, external session cache */
+extern const luaL_Reg tickets_context_methods[], tickets_functions[];
+
+/* psk.c */
+extern const luaL_Reg psk_conn_methods[], psk_context_methods[];
+int psk_handshake_failed(lua_State *L, Conn *c);
+
+/* keys.c: exporter, Finished, randoms, key log, key update */
+extern const luaL_Reg keys_conn_methods[];
+int keys_handshake_done(lua_State *L, Conn *c);
+void keys_context_init(WOLFSSL_CTX *ctx);
+
+/* per-connection state of the files above */
+typedef struct ConnExtra {
+  /* on_ticket_key answers, cached: wolfSSL asks up to 27 times per handshake (item 6) */
+  unsigned char tk_name[16];
+  int tk_state;              /* 0 nothing cached, 1 known (keys below), 2 unknown name */
+  unsigned char tk_keys[64]; /* AES-256 key | HMAC-SHA256 key */
+  /* PSK answers, cached for the same reason (item 9a): identity -> key */
+  char *psk_identity;
+  unsigned char *psk_key;
+  int psk_key_len;           /* -1: the identity is unknown */
+  int psk_unknown;           /* the server refused an identity in this handshake */
+  int done_hooks;            /* session_handshake_done ran */
+  char *reject_msg;          /* a server callback refused the handshake: why */
+  char *keylog;              /* NSS lines from wolfSSL's key-log callback (if built) */
+} ConnExtra;
+
+/* A server callback refuses the handshake (its alert is sent by wolfSSL): remember why,
+ * so the failed handshake says so instead of wolfSSL's generic error. */
+void session_reject(Conn *c, const char *fmt, ...);
+
+int alert_code(const char *name); /* alert name -> code, -1 if unknown (session.c) */
 
 /* errors.c */
 int lw_error(lua_State *L, const char *code, const char *fmt, ...);

@@ -165,7 +165,7 @@ static void record_emit(Trace *T, const Event *e) {
   Conn *c = T->c;
   lua_State *L = c->L;
   int top;
-  if (L == NULL || c->cb_error || (c->flags & CONN_CLOSING) || !lua_checkstack(L, 8)) return;
+  if (L == NULL || c->cb_error || !lua_checkstack(L, 8)) return;
   top = lua_gettop(L);
   if (!bridge_handler(L, c, "on_message")) return;
   if (!conn_push(L, c)) {
@@ -833,20 +833,3 @@ void record_free(Conn *c) {
   free(T);
   c->trace = NULL;
 }
-
-/* conn:_copy_session(other): this client offers the session other has (TLS 1.3: once
- * it processed a NewSessionTicket). Support for the trace specs and examples, which need
- * resumed handshakes; the public session API is the sessions issue's. */
-static int record_copy_session(lua_State *L) {
-  Conn *c = conn_check(L, 1), *from = conn_check(L, 2);
-  WOLFSSL_SESSION *s = wolfSSL_get1_session(from->ssl);
-  int ok = s != NULL && wolfSSL_set_session(c->ssl, s) == WOLFSSL_SUCCESS;
-  wolfSSL_SESSION_free(s);
-  lua_pushboolean(L, ok);
-  return 1;
-}
-
-const luaL_Reg record_methods[] = {
-  {"_copy_session", record_copy_session},
-  {NULL, NULL}
-};

@@ -34,7 +34,12 @@ build = {
     WOLFSSL_LIBDIR = "$(WOLFSSL_LIBDIR)",
     BUILD = "build/rock",
   },
+  -- the same compile variables again: `make install` rebuilds if the command differs
   install_variables = {
+    CFLAGS = "$(CFLAGS)",
+    LUA_INCDIR = "$(LUA_INCDIR)",
+    WOLFSSL_INCDIR = "$(WOLFSSL_INCDIR)",
+    WOLFSSL_LIBDIR = "$(WOLFSSL_LIBDIR)",
     BUILD = "build/rock",
     LUADIR = "$(LUADIR)",
     CMODDIR = "$(LIBDIR)",

@@ -21,9 +21,9 @@ end
 -- processes the NewSessionTicket when it reads).
 local function traced(cctx, sctx, opts)
   opts = opts or {}
-  local c = cctx:connection({ server_name = "localhost" })
+  local c = cctx:connection({ server_name = "localhost",
+    session = opts.session_from and assert(opts.session_from:session()) })
   local s = sctx:connection()
-  if opts.session_from then assert.is_true(c:_copy_session(opts.session_from)) end
   if opts.server_alpn then s:set_alpn(opts.server_alpn) end
   local cev, sev = trace.attach(c), trace.attach(s)
   local p = setmetatable({ client = c, server = s }, Pair)
@@ -81,9 +81,11 @@ local KINDS = {
   {
     name = "TLS 1.2 full handshake",
     make = function() return client_ctx({ max_version = "tls1.2" }), server_ctx() end,
+    -- a TLS 1.2 client asks for a ticket (RFC 5077): it comes before the server's CCS
     client = { "sent client_hello", "received server_hello", "received certificate",
       "received server_key_exchange", "received server_hello_done", "sent client_key_exchange",
-      "sent change_cipher_spec", "sent finished", "received change_cipher_spec", "received finished" },
+      "sent change_cipher_spec", "sent finished", "received new_session_ticket",
+      "received change_cipher_spec", "received finished" },
   },
   {
     name = "TLS 1.2 resumed handshake",
@@ -295,6 +297,32 @@ describe("the trace of application data", function()
   end
 end)
 
+describe("the trace of KeyUpdate", function()
+  it("opens every KeyUpdate and every record under each new key, on both sides", function()
+    local p, cev, sev = traced(client_ctx(), server_ctx())
+    for i = 1, 4 do -- more updates than the observer keeps epochs for at once
+      local side = i % 2 == 1 and "client" or "server"
+      assert.is_true(p[side]:key_update())
+      assert.equal("after " .. i, p:transfer(side, "after " .. i))
+      assert.equal("back " .. i, p:transfer(side == "client" and "server" or "client", "back " .. i))
+    end
+    for _, events in ipairs({ cev, sev }) do
+      local updates = 0
+      for _, m in ipairs(events) do
+        assert.is_false(m.encrypted, m.role .. " " .. m.direction .. " " .. m.type)
+        if m.type == "key_update" then
+          updates = updates + 1
+          assert.is_truthy(assert(trace.decode(m)).request_update)
+        end
+      end
+      assert.is_true(updates >= 4, "only " .. updates .. " KeyUpdates seen")
+    end
+    local lens = {}
+    for _, m in ipairs(sev) do if m.type == "application_data" and m.direction == "received" then lens[#lens + 1] = m.length end end
+    assert.same({ 7, 6, 7, 6 }, lens) -- "after 1", "back 2", "after 3", "back 4"
+  end)
+end)
+
 describe("the trace of TLS 1.2 CBC suites", function()
   for _, suite in ipairs({ "ECDHE-ECDSA-AES128-SHA256", "ECDHE-ECDSA-AES256-SHA", "ECDHE-ECDSA-AES256-SHA384" }) do
     it("opens the Finished messages, MAC checked, and tells application data lengths (" .. suite .. ")", function()
@@ -327,7 +355,7 @@ end)
 
 describe("closing a connection from on_message", function()
   for _, when in ipairs({ "server_hello", "certificate", "finished" }) do
-    it("ends the driving call with 'closed' (at " .. when .. ")", function()
+    it("is refused as a callback error, and the connection closes afterwards (at " .. when .. ")", function()
       local c = client_ctx():connection({ server_name = "localhost" })
       local after = {}
       c:set_handler("on_message", function(conn, m)
@@ -337,12 +365,11 @@ describe("closing a connection from on_message", function()
       local p = setmetatable({ client = c, server = server_ctx():connection() }, Pair)
       local ok, err, code = p:handshake()
       assert.is_nil(ok)
-      assert.same({ "connection is closed", "closed" }, { err, code })
-      assert.equal(when, after[#after]) -- nothing reported after the close
-      assert.is_true(c:is_closed())
-      assert.same({ nil, "connection is closed", "closed" }, { c:handshake() })
-      assert.has_error(function() c:info() end, "attempt to use a closed connection")
+      assert.equal("callback", code)
+      assert.matches("cannot close a connection from inside its own callback", err, 1, true)
+      assert.equal(when, after[#after]) -- nothing reported after the failure
       assert.is_true(c:close())
+      assert.is_true(c:is_closed())
     end)
   end
 end)
@@ -581,15 +608,14 @@ describe("trace.ladder", function()
     cctx:on("on_message", collect)
     sctx:on("on_message", collect)
     local first = assert(wolfssl.pair(cctx, sctx, { server_name = "localhost" }))
-    local c = cctx:connection({ server_name = "localhost" })
-    assert.is_true(c:_copy_session(first.client))
+    local c = cctx:connection({ server_name = "localhost", session = assert(first.client:session()) })
     local p = setmetatable({ client = c, server = sctx:connection() }, Pair)
     assert.is_true(p:handshake())
     assert.is_true(p.client:info().resumed)
     local text = trace.ladder(all)
     local _, n = text:gsub("ClientHello", "")
     assert.equal(2, n)
-    assert.matches("ServerHello%s+TLSv1%.2  TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256  resumed", text)
+    assert.matches("ServerHello%s+TLSv1%.2  TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256\n%s+<%-+%s+ChangeCipherSpec%s+resumed", text)
   end)
 end)
 

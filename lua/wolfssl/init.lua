@@ -191,7 +191,11 @@ option("max_version", {
 
 option("ciphers", {
   check = is_string,
-  apply = function(ctx, v) return ctx:set_ciphers(v or M.DEFAULT_CIPHERS) end,
+  apply = function(ctx, v, o)
+    -- PSK contexts also need TLS 1.2 PSK suites (session.lua: DEFAULT_PSK_CIPHERS)
+    if not v and (o.psk or o.on_psk) then v = M.DEFAULT_CIPHERS .. ":" .. M.DEFAULT_PSK_CIPHERS end
+    return ctx:set_ciphers(v or M.DEFAULT_CIPHERS)
+  end,
   always = true,
 })
 
@@ -206,7 +210,12 @@ option("groups", {
       end
     end
   end,
-  apply = function(ctx, v)
+  apply = function(ctx, v, o)
+    -- wolfSSL's TLS 1.2 ECDHE-PSK client makes its key on its own first group, not the
+    -- server's choice: X25519 first fails against a P-256 server (session.lua)
+    if not v and o.psk and VERSIONS[o.min_version or M.DEFAULT_MIN_VERSION] == 0x0303 then
+      v = M.DEFAULT_PSK_GROUPS
+    end
     local ids = {}
     for _, g in ipairs(list_of(v or M.DEFAULT_GROUPS)) do ids[#ids + 1] = M.GROUPS[g] end
     return ctx:set_groups(ids)
@@ -269,22 +278,36 @@ option("ca", {
   end,
 })
 
-option("alpn", { check = function(v, name)
-  is_string_list(v, name)
-  for _, p in ipairs(list_of(v)) do
-    if #p == 0 or #p > 255 or p:find(",", 1, true) then
-      error(("bad option '%s': bad protocol name '%s'"):format(name, p), 4)
+option("alpn", {
+  check = function(v, name)
+    is_string_list(v, name)
+    for _, p in ipairs(list_of(v)) do
+      if #p == 0 or #p > 255 or p:find(",", 1, true) then
+        error(("bad option '%s': bad protocol name '%s'"):format(name, p), 4)
+      end
     end
-  end
-end })
+  end,
+  -- a client offers its list per connection; a server chooses from it, its own order
+  -- first, and refuses a client it shares none with (RFC 7301 3.2)
+  apply = function(ctx, v)
+    if ctx:role() == "server" then return ctx:set_server_alpn(table.concat(list_of(v), ",")) end
+    return true
+  end,
+})
 
 option("server_name", { check = is_string })
 
 -- Callbacks: on_* options are stored with the context; later issues register more.
+-- `install(ctx)`, if given, switches on what the callback needs in the C core (it runs
+-- for the option and for ctx:on alike) and returns true | nil, message.
 M._handlers = {}
-function M._handler(name, check)
-  M._handlers[name] = check or true
-  option(name, { check = is_type("function"), apply = function(ctx, fn) ctx:set_handler(name, fn); return true end })
+function M._handler(name, install)
+  M._handlers[name] = install or true
+  option(name, { check = is_type("function"), apply = function(ctx, fn)
+    ctx:set_handler(name, fn)
+    if type(install) == "function" then return install(ctx) end
+    return true
+  end })
 end
 
 -- The handshake as data (trace.lua, csrc/record.c): every record and handshake message
@@ -335,6 +358,11 @@ function Context:on(name, fn)
   end
   if fn ~= nil and type(fn) ~= "function" then error("bad argument #2 to 'on' (function expected)", 2) end
   self:set_handler(name, fn)
+  local install = M._handlers[name]
+  if fn and type(install) == "function" then
+    local ok, err = install(self)
+    if not ok then error(err, 2) end
+  end
   return self
 end
 
@@ -394,6 +422,7 @@ end
 
 ---------------------------------------------------------------------------------------
 
+require("wolfssl.session")(M) -- server decisions, sessions, key material (its options)
 M.pair = require("wolfssl.pair").pair
 M.trace = require "wolfssl.trace"
 M.Context, M.Connection, M.Certificate = Context, Connection, core.Certificate

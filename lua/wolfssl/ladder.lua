@@ -52,6 +52,11 @@ local function details(m, d, state)
   if m.error then return m.error end
   if m.encrypted then return ("encrypted, %d bytes (not opened)"):format(m.length or 0) end
   if t == "alert" then return ("%s %s"):format(m.level or "?", tostring(m.description or m.alert)) end
+  -- TLS 1.2: a server that goes from its ServerHello straight to ChangeCipherSpec resumed
+  -- (RFC 5246 7.3; with a ticket, RFC 5077 3.1, the session id need not be echoed)
+  if t == "change_cipher_spec" and state.prev == "server server_hello" and m.version ~= "TLSv1.3" then
+    return "resumed"
+  end
   if t == "application_data" then return ("%d bytes"):format(m.length or 0) end
   if not d then return "" end
   local parts = {}
@@ -128,6 +133,7 @@ function M.ladder_line(m, state)
       error = err, protected = m.protected }, state) end
   end
   local info = details(m, d, state)
+  state.prev = (from_client and "client " or "server ") .. tostring(m.type)
   local left, right = "", ""
   if from_client then left = title else right = title end
   local line = pad(left, NAME_W) .. " " .. arrow(m, from_client) .. "  " .. pad(right, NAME_W)
