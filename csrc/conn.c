@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "lwolfssl.h"
+#include <wolfssl/openssl/evp.h> /* EVP_PKEY_RSA */
 
 #define CONNS_KEY "wolfssl.conns" /* weak table: lightuserdata(Conn*) -> userdata */
 #define READ_CHUNK 16384          /* one TLS record of plaintext at most */
@@ -133,6 +134,7 @@ static int conn_io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg) {
   /* wolfSSL TLS 1.2 client bug (item 6): gather the server's first flight into c->in
    * so the binding can see whether a ticket was accepted before wolfSSL reads it */
   if ((c->flags & CONN_TICKET_CHECK) && (n = session_ticket_lookahead(c)) < 0) return n;
+  if (c->trace) sz = record_recv_limit(c, sz);
   avail = buf_size(&c->in);
   if (avail > 0) {
     n = avail < (size_t)sz ? (int)avail : sz;
@@ -144,6 +146,8 @@ static int conn_io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg) {
   } else {
     return (c->flags & CONN_EOF) ? WOLFSSL_CBIO_ERR_CONN_CLOSE : WOLFSSL_CBIO_ERR_WANT_READ;
   }
+  if (c->trace && record_observe(c, DIR_RECEIVED, (const unsigned char *)buf, n) != 0)
+    return WOLFSSL_CBIO_ERR_GENERAL; /* on_message failed: so does the driving call */
   return n;
 }
 
@@ -159,20 +163,28 @@ static int conn_io_send(WOLFSSL *ssl, char *buf, int sz, void *arg) {
     n = conn_send_fd(c, buf, sz);
     if (n <= 0) return n;
   }
+  if (c->trace && record_observe(c, DIR_SENT, (const unsigned char *)buf, n) != 0)
+    return WOLFSSL_CBIO_ERR_GENERAL;
   return n;
 }
 
 /* Bytes the binding itself puts on the wire, outside a wolfSSL call (an alert wolfSSL
- * fails to send). 0 when all of it went out (or was queued), -1 otherwise. */
+ * fails to send, or the ClientHello hook's refusal). 0 when all of it went out (or was
+ * queued), -1 otherwise. The trace sees them like wolfSSL's own. */
 int conn_send_raw(Conn *c, const void *data, int n) {
   const char *p = data;
-  if (c->fd < 0) return buf_append(&c->out, data, (size_t)n);
-  while (n > 0) {
-    int r = conn_send_fd(c, p, n);
-    if (r <= 0) return -1;
-    p += r;
-    n -= r;
+  int total = n;
+  if (c->fd < 0) {
+    if (buf_append(&c->out, data, (size_t)n) != 0) return -1;
+  } else {
+    while (n > 0) {
+      int r = conn_send_fd(c, p, n);
+      if (r <= 0) return -1;
+      p += r;
+      n -= r;
+    }
   }
+  if (c->trace) record_observe(c, DIR_SENT, (const unsigned char *)data, total);
   return 0;
 }
 
@@ -222,6 +234,12 @@ void conn_begin(lua_State *L, Conn *c) {
   lw_free_str(&c->cb_error);
   if (c->timeout_ms > 0) c->deadline_ms = conn_now_ms() + c->timeout_ms;
   wolfSSL_ERR_clear_error();
+  record_begin(L, c);
+}
+
+void conn_end(Conn *c) {
+  c->L = NULL;
+  if (c->trace) record_end(c);
 }
 
 static int conn_failed(lua_State *L, Conn *c) {
@@ -284,6 +302,7 @@ static int conn_free(lua_State *L) {
   lw_free_str(&c->host);
   verify_reset(c);
   session_conn_free(c);
+  record_free(c);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -352,20 +371,24 @@ static int conn_handshake(lua_State *L) {
     return 1;
   }
   conn_begin(L, c);
+  if (c->trace && (rc = hello_run(L, c)) != 0) { /* the ClientHello hook, before wolfSSL */
+    conn_end(c);
+    return rc;
+  }
   rc = c->role == ROLE_CLIENT ? wolfSSL_connect(c->ssl) : wolfSSL_accept(c->ssl);
   if (rc == WOLFSSL_SUCCESS) {
     c->flags |= CONN_DONE;
     rc = session_handshake_done(L, c); /* key log, …: may run Lua */
-    c->L = NULL;
+    conn_end(c);
     if (rc != 0) return conn_error(L, c, WOLFSSL_FATAL_ERROR, "handshake");
     lua_pushboolean(L, 1);
     return 1;
   }
   if (session_handshake_failed(L, c)) { /* it may word wolfSSL's verdict (and latch it) */
-    c->L = NULL;
+    conn_end(c);
     return conn_failed(L, c);
   }
-  c->L = NULL;
+  conn_end(c);
   return conn_error(L, c, rc, "handshake");
 }
 
@@ -380,15 +403,19 @@ static int conn_read(lua_State *L) {
   luaL_argcheck(L, want > 0, 2, "must be positive");
   if (want > READ_CHUNK) want = READ_CHUNK;
   conn_begin(L, c);
+  if (c->trace && (rc = hello_run(L, c)) != 0) {
+    conn_end(c);
+    return rc;
+  }
   rc = wolfSSL_read(c->ssl, buf, (int)want);
   if (rc > 0 && !(c->flags & CONN_DONE)) {
     c->flags |= CONN_DONE; /* a server's read can finish the handshake implicitly */
     if (session_handshake_done(L, c) != 0) {
-      c->L = NULL;
+      conn_end(c);
       return conn_error(L, c, WOLFSSL_FATAL_ERROR, "read");
     }
   }
-  c->L = NULL;
+  conn_end(c);
   if (rc > 0) {
     lua_pushlstring(L, buf, (size_t)rc);
     return 1;
@@ -420,8 +447,12 @@ static int conn_write(lua_State *L) {
     return 1;
   }
   conn_begin(L, c);
+  if (c->trace && (rc = hello_run(L, c)) != 0) {
+    conn_end(c);
+    return rc;
+  }
   rc = wolfSSL_write(c->ssl, s, n);
-  c->L = NULL;
+  conn_end(c);
   if (rc > 0) {
     c->write_len = 0;
     lua_pushinteger(L, rc);
@@ -443,7 +474,7 @@ static int conn_shutdown(lua_State *L) {
   }
   conn_begin(L, c);
   rc = wolfSSL_shutdown(c->ssl);
-  c->L = NULL;
+  conn_end(c);
   if (rc == WOLFSSL_SUCCESS || rc == WOLFSSL_SHUTDOWN_NOT_DONE) {
     lua_pushboolean(L, 1);
     lua_pushstring(L, rc == WOLFSSL_SUCCESS ? "complete" : "sent");
@@ -535,6 +566,7 @@ static int conn_use_context(lua_State *L) {
   LW_GETUV(L, 1);
   lua_pushvalue(L, 2);
   lua_setfield(L, -2, "context");
+  if (c->trace) record_ctx_changed(c); /* the key observer hooks the new CTX too */
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -543,6 +575,35 @@ static int conn_use_context(lua_State *L) {
  * connection's own certificate chain and key, checked against each other. A key loaded
  * into a WOLFSSL cannot be read back (wolfSSL_get_privatekey gives NULL), so the pair is
  * loaded and checked in a scratch CTX first and the checked key installed from there. */
+/* A certificate of another key type than the context's: wolfSSL keeps the connection's
+ * suite list and key-type flags from the context, so a TLS 1.2 server with an EC context
+ * and a per-connection RSA certificate picked an ECDSA suite and failed signing (-140,
+ * measured on 5.5.4). Keep only the suites this key can authenticate. */
+static void conn_fit_suites(WOLFSSL *ssl, int rsa) {
+  WOLF_STACK_OF(WOLFSSL_CIPHER) *sk = wolfSSL_get_ciphers_compat(ssl);
+  char list[4096];
+  size_t len = 0;
+  int i, n = sk ? wolfSSL_sk_SSL_CIPHER_num(sk) : 0, dropped = 0;
+  for (i = 0; i < n; i++) {
+    const char *name = wolfSSL_CIPHER_get_name(wolfSSL_sk_SSL_CIPHER_value(sk, i));
+    size_t k = name ? strlen(name) : 0;
+    int ecdsa, tls13, psk;
+    if (k == 0) continue;
+    ecdsa = strstr(name, "ECDSA") != NULL;
+    tls13 = strncmp(name, "TLS13-", 6) == 0 || strncmp(name, "TLS_", 4) == 0;
+    psk = strstr(name, "PSK") != NULL;
+    if (!tls13 && !psk && (rsa ? ecdsa : !ecdsa)) {
+      dropped = 1;
+      continue;
+    }
+    if (len + k + 2 > sizeof list) return;
+    if (len) list[len++] = ':';
+    memcpy(list + len, name, k + 1);
+    len += k;
+  }
+  if (dropped && len) wolfSSL_set_cipher_list(ssl, list);
+}
+
 static int conn_use_certificate_raw(lua_State *L) {
   Conn *c = conn_check(L, 1);
   size_t n;
@@ -563,6 +624,7 @@ static int conn_use_certificate_raw(lua_State *L) {
   rc = wolfSSL_use_certificate_chain_buffer_format(c->ssl, (const unsigned char *)chain, (long)n, fmt) ==
            WOLFSSL_SUCCESS &&
        wolfSSL_use_PrivateKey(c->ssl, wolfSSL_CTX_get0_privatekey(tmp)) == WOLFSSL_SUCCESS;
+  if (rc) conn_fit_suites(c->ssl, wolfSSL_EVP_PKEY_id(wolfSSL_CTX_get0_privatekey(tmp)) == EVP_PKEY_RSA);
   wolfSSL_CTX_free(tmp);
   if (!rc) return context_fail(L, "cannot install the certificate on the connection", 0);
   lua_pushboolean(L, 1);

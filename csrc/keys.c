@@ -177,7 +177,7 @@ static int keys_key_update(lua_State *L) {
     return lw_error(L, "unsupported", "key_update needs TLS 1.3 (this connection is %s)", wolfSSL_get_version(c->ssl));
   conn_begin(L, c);
   rc = wolfSSL_update_keys(c->ssl);
-  c->L = NULL;
+  conn_end(c);
   if (rc == WOLFSSL_SUCCESS) {
     lua_pushboolean(L, 1);
     return 1;

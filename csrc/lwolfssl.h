@@ -61,6 +61,9 @@ enum { VERIFY_NONE = 0, VERIFY_PEER = 1, VERIFY_REQUIRED = 2 };
 #define CONN_TIMEDOUT 0x08 /* the fd transport's poll timed out */
 #define CONN_TICKET_CHECK 0x10 /* TLS 1.2 ticket offered: look at the server's reply first */
 #define CONN_TICKET_DROPPED 0x20 /* the server ignored our ticket: full handshake */
+#define CONN_OBSERVED 0x40 /* record.c has decided whether the connection is traced */
+
+typedef struct Trace Trace; /* record.c: the trace and the ClientHello hook's state */
 
 typedef struct Conn {
   WOLFSSL *ssl;      /* NULL once closed */
@@ -91,6 +94,7 @@ typedef struct Conn {
   /* sessions, server decisions, PSK, key material (session.c, server.c, psk.c,
    * tickets.c, keys.c); allocated on first use, freed by session_conn_free */
   struct ConnExtra *x;
+  Trace *trace;      /* record.c: NULL unless on_message / on_client_hello is set */
 } Conn;
 
 /* core.c */
@@ -116,6 +120,7 @@ Conn *conn_from_ssl(WOLFSSL *ssl);
 int conn_push(lua_State *L, Conn *c); /* pushes the userdata of c; 0 if gone */
 int conn_recv_fd(Conn *c, char *buf, int sz); /* recv() with the binding's wait rules */
 void conn_begin(lua_State *L, Conn *c); /* a driving call starts: callbacks run on L */
+void conn_end(Conn *c);                 /* ... and ends (every conn_begin has one) */
 int conn_send_raw(Conn *c, const void *data, int n); /* bytes around wolfSSL (an alert) */
 extern const luaL_Reg conn_info_methods[]; /* conninfo.c */
 
@@ -146,6 +151,21 @@ extern const luaL_Reg verify_context_methods[];
 /* revocation.c: CRL and OCSP stapling methods */
 extern const luaL_Reg revocation_context_methods[];
 extern const luaL_Reg revocation_conn_methods[];
+
+/* record.c: the trace (records and messages from the I/O callbacks, opened with the keys) */
+void record_begin(lua_State *L, Conn *c); /* every driving call, first */
+void record_end(Conn *c);                 /* every driving call, last */
+int record_recv_limit(Conn *c, int sz);   /* bytes wolfSSL may take now: one record at a time */
+int record_observe(Conn *c, int dir, const unsigned char *p, int n); /* -1: on_message failed */
+void record_prefeed(Conn *c, const unsigned char *p, size_t n);
+int record_hello_pending(Conn *c);
+int record_hello_paused(Conn *c);
+void record_hello_done(Conn *c, int paused); /* paused: ask the hook again on resume */
+void record_ctx_changed(Conn *c);
+void record_free(Conn *c);
+
+/* hello.c: the ClientHello hook; 0 = go on to wolfSSL_accept, else results pushed */
+int hello_run(lua_State *L, Conn *c);
 
 /* callbacks.c: the only place that calls Lua from wolfSSL callbacks */
 int bridge_pcall(lua_State *L, int nargs, int nres, char **err);

@@ -207,7 +207,7 @@ static void session_process_pending(lua_State *L, Conn *c) {
   c->timeout_ms = 0; /* fd transport: look at what is there, never block */
   wolfSSL_peek(c->ssl, &b, 1);
   c->timeout_ms = saved;
-  c->L = NULL;
+  conn_end(c);
 }
 
 static int session_resumable_now(Conn *c) {

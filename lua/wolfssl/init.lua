@@ -311,6 +311,12 @@ function M._handler(name, install)
   end })
 end
 
+-- The handshake as data (trace.lua, csrc/record.c): every record and handshake message
+-- of a connection, and the server's hook on the decoded ClientHello (csrc/hello.c).
+-- Both are decided when the connection's first handshake()/read()/write() starts.
+M._handler("on_message")
+M._handler("on_client_hello")
+
 ---------------------------------------------------------------------------------------
 -- wolfssl.context{...}
 
@@ -423,6 +429,7 @@ require("wolfssl.verify")(M)
 require("wolfssl.session")(M)
 
 M.pair = require("wolfssl.pair").pair
+M.trace = require "wolfssl.trace"
 M.Context, M.Connection, M.Certificate = Context, Connection, core.Certificate
 
 -- The drivers load on first use: wolfssl.socket and wolfssl.https need LuaSocket,
