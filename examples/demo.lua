@@ -36,17 +36,20 @@ print("  made a throwaway CA and a certificate for localhost in " .. dir)
 
 -- 2. the echo server, in its own process
 local log = path("server.log")
-local pp = io.popen(("sh -c 'exec %s %s/echo_server.lua %s %s 0 --once >%s 2>&1' & echo $!")
+-- under io.popen, so that closing the pipe at the end waits for the server and reaps it
+local pp = io.popen(("sh -c 'echo $$; exec %s %s/echo_server.lua %s %s 0 --once >%s 2>&1'")
   :format(lua, here, path("server.pem"), path("server.key"), log))
 local pid = tonumber(pp:read("*l"))
-pp:close()
 local port
 local deadline = socket.gettime() + 10
 repeat
   port = read(log):match("listening on 127%.0%.0%.1:(%d+)")
   if not port then socket.sleep(0.05) end
 until port or socket.gettime() > deadline
-local function stop() os.execute("kill " .. pid .. " 2>/dev/null") end
+local function stop()
+  os.execute("kill " .. pid .. " 2>/dev/null")
+  pp:close()
+end
 if not port then
   stop()
   error("the echo server did not start:\n" .. read(log))

@@ -71,11 +71,11 @@ f:close()
 local lua = arg[-1] or "lua"
 local function start(name)
   local log = os.tmpname()
-  local cmd = ("%s %s serve %s %s %s%s >%s 2>&1 & echo $!"):format(q(lua), q(arg[0]), q(secretfile),
+  -- under io.popen, so closing the pipe after the kill waits for the server and reaps it
+  local cmd = ("echo $$; exec %s %s serve %s %s %s%s >%s 2>&1"):format(q(lua), q(arg[0]), q(secretfile),
     q(cert), q(key), tls12 and " --tls1.2" or "", q(log))
   local p = io.popen(cmd)
   local pid = tonumber(p:read("*l"))
-  p:close()
   local port, deadline = nil, socket.gettime() + 10
   repeat
     local lf = io.open(log, "rb")
@@ -84,8 +84,12 @@ local function start(name)
     if not port then socket.sleep(0.02) end
   until port or socket.gettime() > deadline
   os.remove(log)
-  if not port then error("server " .. name .. " did not start") end
-  return { name = name, pid = pid, port = tonumber(port) }
+  if not port then
+    os.execute("kill " .. pid .. " 2>/dev/null")
+    p:close()
+    error("server " .. name .. " did not start")
+  end
+  return { name = name, pid = pid, port = tonumber(port), pipe = p }
 end
 
 local servers = {}
@@ -106,7 +110,10 @@ local ok, err = pcall(function()
     tcp:close()
   end
 end)
-for _, s in ipairs(servers) do os.execute("kill " .. s.pid .. " 2>/dev/null") end
+for _, s in ipairs(servers) do
+  os.execute("kill " .. s.pid .. " 2>/dev/null")
+  s.pipe:close()
+end
 os.remove(secretfile)
 if not ok then
   io.stderr:write(tostring(err) .. "\n")

@@ -84,7 +84,8 @@ describe("a lua-wolfssl client against openssl s_server", function()
       assert.is_true(socket.gettime() < deadline, "handshake timed out")
       if code == "wantread" then socket.select({ sock }, nil, 1) else socket.select(nil, { sock }, 1) end
     end
-    assert.is_true(waits >= 1) -- it really did not block
+    -- (whether it had to wait depends on how fast s_server answered; that it never
+    -- blocks is shown deterministically in transport_spec)
     assert.equal(6, conn:write("abcde\n"))
     local got, data, code = "", nil, nil
     while not got:find("\n") and socket.gettime() < deadline do

@@ -33,6 +33,28 @@ local function socket_pair()
 end
 
 describe("the fd transport", function()
+  it("never blocks under settimeout(0): handshake() says wantread while the peer is silent", function()
+    local listener = assert(socket.bind("127.0.0.1", 0))
+    local _, port = listener:getsockname()
+    local tcp = assert(socket.connect("127.0.0.1", port))
+    finally(function() tcp:close(); listener:close() end)
+    local ctx = assert(wolfssl.context({ role = "client", ca = certs.path("ca.pem") }))
+    local conn = assert(ctx:connection({ server_name = "localhost", fd = tcp:getfd() }))
+    conn:settimeout(0)
+    -- nobody has even accepted the connection: the ClientHello goes out, no answer can
+    -- have come back, and the call must return at once rather than wait
+    local t0 = socket.gettime()
+    assert.same({ nil, "wantread", "wantread" }, { conn:handshake() })
+    assert.same({ nil, "wantread", "wantread" }, { conn:handshake() })
+    assert.is_true(socket.gettime() - t0 < 1)
+    local server = assert(listener:accept())
+    server:settimeout(1)
+    local hello = server:receive(5) -- a TLS handshake record header
+    server:close()
+    assert.equal(22, hello:byte(1))
+    conn:close()
+  end)
+
   it("says wantwrite when the socket is full and completes a retry with the same data", function()
     local c, s, ctcp, stcp = socket_pair()
     finally(function() c:close(); s:close(); ctcp:close(); stcp:close() end)

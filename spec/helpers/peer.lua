@@ -27,19 +27,29 @@ function M.spawn(cmd, opts)
   local log = tmp.path(("peer%d.log"):format(counter))
   local input = "/dev/null"
   if opts.input then input = tmp.write(("peer%d.in"):format(counter), opts.input) end
-  -- `exec` so the PID we get is the program itself, not a shell around it
   local env = tmp.env
   if opts.lua then
     env = os.getenv("LD_PRELOAD") and "env ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 " or ""
   end
-  local line = (env .. "sh -c %s & echo $!"):format(q(("exec %s <%s >%s 2>&1"):format(cmd, q(input), q(log))))
+  -- The program stays a descendant of this process, under the popen: closing the pipe
+  -- waits for it and so reaps it (where init does not reap orphans, detached children
+  -- would pile up as zombies). `echo $$; exec` makes the PID we read the program's own.
+  local line = env .. "sh -c " .. q(("echo $$; exec %s <%s >%s 2>&1"):format(cmd, q(input), q(log)))
   local p = io.popen(line)
   local pid = tonumber(p:read("*l"))
-  p:close()
   assert(pid, "could not start: " .. cmd)
-  local proc = { pid = pid, log = log, cmd = cmd }
+  local proc = { pid = pid, log = log, cmd = cmd, pipe = p }
   running[pid] = proc
   return proc
+end
+
+-- The process has exited: collect it (pclose waits for it, which is now immediate).
+local function reap(proc)
+  if proc.pipe then
+    local p = proc.pipe
+    proc.pipe = nil
+    pcall(p.close, p)
+  end
 end
 
 -- Running, and not a zombie waiting for a parent that may never reap it.
@@ -56,7 +66,10 @@ end
 function M.wait(proc, timeout)
   local deadline = socket.gettime() + (timeout or 5)
   while socket.gettime() < deadline do
-    if not M.alive(proc) then return true end
+    if not M.alive(proc) then
+      reap(proc)
+      return true
+    end
     socket.sleep(0.02)
   end
   return false
@@ -67,13 +80,27 @@ function M.output(proc) return tmp.read(proc.log) or "" end
 function M.stop(proc)
   if not proc or not running[proc.pid] then return end
   running[proc.pid] = nil
-  os.execute(tmp.env .. "kill " .. proc.pid .. " 2>/dev/null")
-  if not M.wait(proc, 3) then os.execute(tmp.env .. "kill -9 " .. proc.pid .. " 2>/dev/null") end
-  -- reap: the shell that started it exited at once; the program is reparented to init
+  if M.alive(proc) then
+    os.execute(tmp.env .. "kill " .. proc.pid .. " 2>/dev/null")
+    if not M.wait(proc, 3) then
+      os.execute(tmp.env .. "kill -9 " .. proc.pid .. " 2>/dev/null")
+      M.wait(proc, 3)
+    end
+  end
+  reap(proc)
 end
 
 function M.stop_all()
   for _, proc in pairs(running) do M.stop(proc) end
+end
+
+-- Whatever a test forgot to stop is stopped when the suite ends, before the interpreter
+-- closes its pipes (which would wait for those processes forever).
+do
+  local ok, busted = pcall(require, "busted")
+  if ok and type(busted) == "table" and busted.subscribe then
+    busted.subscribe({ "suite", "end" }, function() M.stop_all(); return nil, true end)
+  end
 end
 
 -- Wait until something accepts TCP connections on 127.0.0.1:port.
