@@ -5,20 +5,13 @@
 local wolfssl = require "wolfssl"
 local trace = require "wolfssl.trace"
 local certs = require "spec.helpers.certs"
+local contexts = require "spec.helpers.ctx"
 local peer = require "spec.helpers.peer"
 local Pair = require("wolfssl.pair").Pair
 
-local function client_ctx(version, extra)
-  local o = { role = "client", ca = certs.path("ca.pem"), max_version = version }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return assert(wolfssl.context(o))
-end
+local function client_ctx(version, extra) return contexts.client(contexts.merge({ max_version = version }, extra)) end
 
-local function server_ctx(kind, extra)
-  local o = { role = "server", certificate = certs.path(kind .. ".pem"), key = certs.path(kind .. ".key") }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return assert(wolfssl.context(o))
-end
+local function server_ctx(kind, extra) return contexts.server(extra, kind) end
 
 local function pair_of(cctx, sctx, server_name)
   local c = cctx:connection({ server_name = server_name or "localhost" })

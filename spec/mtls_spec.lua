@@ -3,23 +3,20 @@
 local socket = require "socket"
 local wolfssl = require "wolfssl"
 local certs = require "spec.helpers.certs"
+local contexts = require "spec.helpers.ctx"
 local peer = require "spec.helpers.peer"
 local tmp = require "spec.helpers.tmp"
 
 local q = tmp.quote
 
 local function server_ctx(verify, extra)
-  local o = { role = "server", certificate = certs.path("ec.pem"), key = certs.path("ec.key"),
-    ca = certs.path("ca.pem"), verify = verify }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return assert(wolfssl.context(o))
+  return contexts.server(contexts.merge({ ca = certs.path("ca.pem"), verify = verify }, extra))
 end
 
 local function client_ctx(with_cert, extra)
-  local o = { role = "client", ca = certs.path("ca.pem") }
+  local o = {}
   if with_cert then o.certificate, o.key = certs.path("client.pem"), certs.path("client.key") end
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return assert(wolfssl.context(o))
+  return contexts.client(contexts.merge(o, extra))
 end
 
 describe("a server with verify = 'required'", function()

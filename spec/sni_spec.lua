@@ -4,6 +4,7 @@
 local socket = require "socket"
 local wolfssl = require "wolfssl"
 local certs = require "spec.helpers.certs"
+local contexts = require "spec.helpers.ctx"
 local peer = require "spec.helpers.peer"
 local tmp = require "spec.helpers.tmp"
 
@@ -13,20 +14,8 @@ local q = tmp.quote
 -- busted keeps one finally() per test: every peer process a test started is stopped here
 after_each(function() peer.stop_all() end)
 
-local function server_ctx(extra, kind)
-  local o = { role = "server" }
-  if kind ~= false then
-    o.certificate, o.key = certs.path((kind or "ec") .. ".pem"), certs.path((kind or "ec") .. ".key")
-  end
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return assert(wolfssl.context(o))
-end
-
-local function client_ctx(extra)
-  local o = { role = "client", ca = certs.path("ca.pem") }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return assert(wolfssl.context(o))
-end
+local server_ctx = contexts.server
+local client_ctx = contexts.client
 
 local function cn(conn) return conn:peer_certificate():subject()[1].value end
 

@@ -3,19 +3,12 @@
 local wolfssl = require "wolfssl"
 local trace = require "wolfssl.trace"
 local certs = require "spec.helpers.certs"
+local contexts = require "spec.helpers.ctx"
 local Pair = require("wolfssl.pair").Pair
 
-local function client_ctx(extra)
-  local o = { role = "client", ca = certs.path("ca.pem") }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return assert(wolfssl.context(o))
-end
+local client_ctx = contexts.client
 
-local function server_ctx(extra)
-  local o = { role = "server", certificate = certs.path("ec.pem"), key = certs.path("ec.key") }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return assert(wolfssl.context(o))
-end
+local server_ctx = contexts.server
 
 -- Two traced connections; handshake, then the client reads once (a TLS 1.3 client only
 -- processes the NewSessionTicket when it reads).

@@ -2,19 +2,13 @@
 local socket = require "socket"
 local wolfssl = require "wolfssl"
 local certs = require "spec.helpers.certs"
+local contexts = require "spec.helpers.ctx"
 local peer = require "spec.helpers.peer"
 local tmp = require "spec.helpers.tmp"
 
-local function server_ctx(name)
-  return assert(wolfssl.context({ role = "server", certificate = certs.path(name .. ".pem"),
-    key = certs.path(name .. ".key") }))
-end
+local function server_ctx(name) return contexts.server(nil, name) end
 
-local function client_ctx(extra)
-  local o = { role = "client", ca = certs.path("ca.pem") }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return assert(wolfssl.context(o))
-end
+local client_ctx = contexts.client
 
 describe("certificate verification (in memory)", function()
   it("rejects an unknown CA with verify_failed, naming the certificate", function()
