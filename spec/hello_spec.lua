@@ -142,6 +142,15 @@ for _, version in ipairs({ "tls1.2", "tls1.3" }) do
       assert.same({ "handshake failed: received alert internal_error", "alert" }, p.errors.client)
     end)
 
+    it("treats a return value that is not an answer as a callback error", function()
+      local p = pair_of(client_ctx(version), server_ctx("ec", { on_client_hello = function() return "yes" end }))
+      local ok, err, code = p:handshake()
+      assert.is_nil(ok)
+      assert.equal("callback", code)
+      assert.matches("on_client_hello must return nil, true, false or wolfssl.PAUSE (got string)", err, 1, true)
+      assert.same({ "handshake failed: received alert internal_error", "alert" }, p.errors.client)
+    end)
+
     it("treats an unknown alert name as a callback error", function()
       local p = pair_of(client_ctx(version), server_ctx("ec", { on_client_hello = function() return false, "no_such_alert" end }))
       local ok, err, code = p:handshake()

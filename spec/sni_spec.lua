@@ -78,11 +78,19 @@ for _, version in ipairs({ "tls1.2", "tls1.3" }) do
       assert.same({ "handshake failed: received alert access_denied", "alert" }, pair.errors.client)
     end)
 
+    it("sends the alert it gives by number, as on_client_hello does", function()
+      local sctx = server_ctx({ max_version = version, on_sni = function() return false, 49 end })
+      local _, err, _, _, pair = wolfssl.pair(client_ctx(V), sctx, { server_name = "localhost" })
+      assert.matches("(sent alert access_denied)", err, 1, true)
+      assert.same({ "handshake failed: received alert access_denied", "alert" }, pair.errors.client)
+    end)
+
     for _, case in ipairs({
       { "throws", function() error("name service down") end, "name service down" },
       { "returns a number", function() return 42 end, "on_sni must return nil, a Context or false %(got number%)" },
       { "returns a client Context", function() return client_ctx() end, "context has the wrong role" },
-      { "names an unknown alert", function() return false, "no_such_alert" end, "on_sni: unknown alert name" },
+      { "names an unknown alert", function() return false, "no_such_alert" end, "on_sni returned an unknown alert 'no_such_alert'" },
+      { "gives an alert number out of range", function() return false, 300 end, "on_sni returned an unknown alert '300'" },
     }) do
       it("fails the handshake as a callback error when it " .. case[1], function()
         local sctx = server_ctx({ max_version = version, on_sni = case[2] })

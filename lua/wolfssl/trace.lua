@@ -139,15 +139,8 @@ local function bytes_of(v, what)
   return v
 end
 
-local function random_bytes(n)
-  local f = io.open("/dev/urandom", "rb")
-  local s = f and f:read(n)
-  if f then f:close() end
-  if s and #s == n then return s end
-  local t = {}
-  for i = 1, n do t[i] = char(math.random(0, 255)) end
-  return concat(t)
-end
+-- wolfSSL's generator (wolfssl.random): reseeded after fork, never math.random
+local random_bytes = core.random
 M.random_bytes = random_bytes
 
 ---------------------------------------------------------------------------------------
@@ -765,6 +758,10 @@ function M._hello_dispatch(conn, fn, bytes)
       error(("on_client_hello returned an unknown alert '%s'"):format(tostring(alert)), 0)
     end
     return false, code
+  end
+  -- the same rule as the other callbacks: a value that is not an answer is a mistake
+  if r ~= nil and r ~= true then
+    error(("on_client_hello must return nil, true, false or wolfssl.PAUSE (got %s)"):format(type(r)), 0)
   end
   return true
 end
