@@ -36,7 +36,7 @@ local function is_context(x)
 end
 
 -- wrap(sock, ctx_or_options [, opts]) -> tls | nil, err
--- opts: server_name, alpn (client connection options), on_pause = function(tls) run
+-- opts: server_name, alpn, session (client connection options), on_pause = function(tls) run
 -- (and allowed to yield: cosocket calls are fine) when a handshake callback returned
 -- wolfssl.PAUSE; the handshake then continues.
 function M.wrap(sock, ctx, opts)
@@ -54,7 +54,7 @@ function M.wrap(sock, ctx, opts)
   if opts.on_pause ~= nil and type(opts.on_pause) ~= "function" then
     error("bad option 'on_pause' (function expected)", 2)
   end
-  local conn, err = ctx:connection({ server_name = opts.server_name, alpn = opts.alpn })
+  local conn, err = ctx:connection({ server_name = opts.server_name, alpn = opts.alpn, session = opts.session })
   if not conn then return nil, err end
   return setmetatable({ sock = sock, conn = conn, rbuf = buffer.new(), on_pause = opts.on_pause }, TLS)
 end

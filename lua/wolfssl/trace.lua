@@ -704,10 +704,15 @@ local SHARE_SIZES = { x25519 = 32, x448 = 56 }
 
 function M.client_hello(o)
   o = o or {}
-  local versions = o.versions or { "TLSv1.3", "TLSv1.2" }
+  -- the context's spellings ("tls1.3") are taken too, as wolfssl.context takes IANA's
+  local SPELLINGS = { ["tls1.3"] = "TLSv1.3", ["tls1.2"] = "TLSv1.2" }
+  local versions = {}
+  for i, v in ipairs(o.versions or { "TLSv1.3", "TLSv1.2" }) do versions[i] = SPELLINGS[v] or v end
   local tls13, tls12 = false, false
   for _, v in ipairs(versions) do
-    if v == "TLSv1.3" or v == 0x0304 then tls13 = true else tls12 = true end
+    if v == "TLSv1.3" or v == 0x0304 then tls13 = true
+    elseif CODES.versions[v] or type(v) == "number" then tls12 = true
+    else error(("unknown version '%s' (\"TLSv1.3\", \"TLSv1.2\", ... or a number)"):format(tostring(v)), 2) end
   end
   local groups = o.groups or { "x25519", "secp256r1", "secp384r1" }
   local x = {}

@@ -1,7 +1,7 @@
--- Reading with receive patterns: the OpenResty driver (wolfssl.ngx) follows the cosocket's
--- rules, LuaSec's driver (wolfssl.socket, spec/socket_spec.lua) LuaSocket's. Both share
--- the plaintext buffer of wolfssl.buffer; these stories run the ngx driver outside nginx,
--- over a scripted cosocket whose far end is a lua-wolfssl server in memory.
+-- The OpenResty driver (wolfssl.ngx) outside nginx, over a scripted cosocket whose far end
+-- is a lua-wolfssl server in memory: reading with the cosocket's receive patterns (LuaSec's
+-- driver, spec/socket_spec.lua, follows LuaSocket's; both share wolfssl.buffer), and the
+-- connection options wrap() passes on. spec/ngx_spec.lua runs it inside a real nginx.
 local wolfssl = require "wolfssl"
 local wngx = require "wolfssl.ngx"
 local buffer = require "wolfssl.buffer"
@@ -9,8 +9,8 @@ local contexts = require "spec.helpers.ctx"
 
 -- A cosocket stand-in: what the client sends goes to a server Connection; once the
 -- handshake is done the server writes `script` (one record per string) and closes.
-local function upstream(script)
-  local s = contexts.server():connection()
+local function upstream(script, sctx)
+  local s = (sctx or contexts.server()):connection()
   local done, said = false, false
   local sock = {}
   function sock.send(_, data)
@@ -34,8 +34,10 @@ local function upstream(script)
   return sock
 end
 
-local function connect(script)
-  local tls = assert(wngx.wrap(upstream(script), contexts.client(), { server_name = "localhost" }))
+local function connect(script, opts, sctx, cctx)
+  opts = opts or {}
+  opts.server_name = "localhost"
+  local tls = assert(wngx.wrap(upstream(script, sctx), cctx or contexts.client(), opts))
   assert.is_true(tls:handshake())
   return tls
 end
@@ -79,6 +81,19 @@ describe("wolfssl.ngx receive", function()
     local tls = connect({})
     assert.has_error(function() tls:receive("*x") end, "bad argument #1 to 'receive' (bad pattern argument)")
     assert.has_error(function() tls:receive(-1) end, "bad argument #1 to 'receive' (bad pattern argument)")
+  end)
+end)
+
+describe("wolfssl.ngx wrap options", function()
+  it("resumes a saved session given as opts.session", function()
+    local sctx, cctx = contexts.server(), contexts.client()
+    local first = connect({ "x" }, nil, sctx, cctx)
+    assert.equal("x", first:receive(1)) -- the TLS 1.3 ticket came with it
+    local session = assert(first:connection():session())
+    assert.is_false(first:info().resumed)
+    local again = connect({ "y" }, { session = session }, sctx, cctx)
+    assert.is_true(again:info().resumed)
+    assert.equal("y", again:receive(1))
   end)
 end)
 
