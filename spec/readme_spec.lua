@@ -113,6 +113,28 @@ describe("README.md", function()
     assert.is_true(runs >= 5, "only " .. runs .. " snippets marked " .. MARK)
   end)
 
+  it("links only to sections and files that exist", function()
+    local anchors = {}
+    for heading in ("\n" .. README):gmatch("\n#+ ([^\n]*)") do
+      anchors[(heading:lower():gsub("[^%w%- ]", ""):gsub(" ", "-"))] = true
+    end
+    local API = read("docs/API.md")
+    local api_anchors = {}
+    for heading in ("\n" .. API):gmatch("\n#+ ([^\n]*)") do
+      api_anchors[(heading:lower():gsub("[^%w%- ]", ""):gsub(" ", "-"))] = true
+    end
+    local broken = {}
+    for target in README:gmatch("%]%(([^)]+)%)") do
+      local file, anchor = target:match("^([^#]*)#?(.*)$")
+      local ok
+      if file == "" then ok = anchors[anchor]
+      elseif file == "docs/API.md" then ok = anchor == "" or api_anchors[anchor]
+      else ok = io.open(file) ~= nil end
+      if not ok then broken[#broken + 1] = target end
+    end
+    assert(#broken == 0, "broken links in README.md: " .. table.concat(broken, ", "))
+  end)
+
   for _, s in ipairs(all) do
     it(("snippet at line %d compiles"):format(s.line), function()
       local fn, err = compile(s.code, "=README.md:" .. s.line)
