@@ -122,7 +122,7 @@ function M.newcontext(cfg)
     if not OPTIONS[opt] then return nil, "invalid option (" .. tostring(opt) .. ")" end
     if opt == "no_tlsv1_2" then minv = "tls1.3" end
     if opt == "no_tlsv1_3" then maxv = "tls1.2" end
-    if opt == "no_ticket" and wolfssl._options.tickets then o.tickets = false end
+    if opt == "no_ticket" then o.tickets = false end
   end
   if minv == "tls1.3" and maxv == "tls1.2" then return nil, "no protocol left (both TLS 1.2 and 1.3 disabled)" end
   o.min_version, o.max_version = minv, maxv
@@ -197,7 +197,6 @@ function M.newcontext(cfg)
   if continue then
     -- LuaSec's "verify but do not enforce": record each failure, accept, and report
     -- it from getpeerverification()
-    if not wolfssl._handlers.on_verify then return nil, "verifyext 'lsec_continue' needs on_verify (not in this build)" end
     o.on_verify = function(conn, v)
       if not v.ok then
         local t = verify_store[conn] or {}
@@ -621,6 +620,18 @@ function SSL:getpeerchain()
   return self.conn:peer_chain()
 end
 
+-- The words of a verify error's stable name: OpenSSL's numbers, then the binding's own
+-- (1001 ...).
+local function verify_text(name)
+  for _, range in ipairs({ { 1, 100 }, { 1001, 1100 } }) do
+    for code = range[1], range[2] do
+      local n, text = wolfssl.verify_error(code)
+      if n == name then return text end
+    end
+  end
+  return name
+end
+
 -- true, or false and why: the failure text, or (verifyext lsec_continue) a table of
 -- messages per depth, as LuaSec gives them.
 function SSL:getpeerverification()
@@ -629,14 +640,7 @@ function SSL:getpeerverification()
   if errors then return false, errors end
   local info = self.conn:info()
   if info.verified then return true end
-  if info.verify_error then
-    local _, text = wolfssl.verify_error(0)
-    for code = 1, 100 do
-      local name, t = wolfssl.verify_error(code)
-      if name == info.verify_error then text = t; break end
-    end
-    return false, text
-  end
+  if info.verify_error then return false, verify_text(info.verify_error) end
   return false, "peer certificate not verified (verify = \"none\")"
 end
 
@@ -689,43 +693,31 @@ end
 
 function SSL:getfinished()
   if self.state ~= "connected" then return nil, "closed" end
-  if self.conn.finished then return self.conn:finished() end
-  return nil
+  return self.conn:finished()
 end
 
 function SSL:getpeerfinished()
   if self.state ~= "connected" then return nil, "closed" end
-  if self.conn.peer_finished then return self.conn:peer_finished() end
-  return nil
+  return self.conn:peer_finished()
 end
 
 -- The lua-wolfssl Connection underneath, for everything LuaSec has no name for.
 function SSL:connection() return self.conn end
 
 ---------------------------------------------------------------------------------------
--- LuaSec's certificate method names, on lua-wolfssl's Certificate. They forward to the
--- verification issue's methods (fingerprint, not_before, …) where the build has them.
+-- LuaSec's certificate method names, on lua-wolfssl's Certificate, over its own methods.
 
 local Cert = wolfssl.Certificate
 local function alias(name, fn) if Cert[name] == nil then Cert[name] = fn end end
-local function need(cert, method)
-  if not cert[method] then error("Certificate:" .. method .. "() is not in this build of lua-wolfssl", 3) end
-end
-alias("digest", function(self, alg)
-  need(self, "fingerprint")
-  local fp = self:fingerprint(alg or "sha1")
-  if fp:find("^[%x:]+$") then return (fp:gsub(":", ""):lower()) end
-  return (fp:gsub(".", function(c) return ("%02x"):format(c:byte()) end))
-end)
+alias("digest", function(self, alg) return self:fingerprint(alg or "sha1") end)
 local function asn1_time(epoch) return os.date("!%b %d %H:%M:%S %Y GMT", epoch) end
-alias("notbefore", function(self) need(self, "not_before"); return asn1_time(self:not_before()) end)
-alias("notafter", function(self) need(self, "not_after"); return asn1_time(self:not_after()) end)
+alias("notbefore", function(self) return asn1_time(self:not_before()) end)
+alias("notafter", function(self) return asn1_time(self:not_after()) end)
 alias("validat", function(self, t)
-  need(self, "not_before")
   t = t or os.time()
   return self:not_before() <= t and t <= self:not_after()
 end)
-alias("getsignaturename", function(self) need(self, "signature_algorithm"); return self:signature_algorithm() end)
+alias("getsignaturename", function(self) return self:signature_algorithm() end)
 
 ---------------------------------------------------------------------------------------
 -- connect(host, port [, params]): TCP connect, wrap, SNI, checked host name, handshake.
