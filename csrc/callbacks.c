@@ -55,6 +55,34 @@ int bridge_handler(lua_State *L, Conn *c, const char *name) {
   return 1;
 }
 
+/* obj:set_handler(name, fn|nil) and obj:handler(name) for a Context or a Connection
+ * (the caller has checked argument 1). Handlers live in the object's uservalue beside
+ * the binding's own fields ("context", "verified_chain", ...), so only on_* names are
+ * accepted: a handler can never overwrite one of those. */
+static void bridge_check_name(lua_State *L) {
+  const char *name = luaL_checkstring(L, 2);
+  luaL_argcheck(L, strncmp(name, "on_", 3) == 0, 2, "a handler name starts with 'on_'");
+}
+
+int bridge_set_handler(lua_State *L) {
+  bridge_check_name(L);
+  if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TFUNCTION);
+  lua_settop(L, 3);
+  LW_GETUV(L, 1);
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, 3);
+  lua_rawset(L, -3);
+  return 0;
+}
+
+int bridge_get_handler(lua_State *L) {
+  bridge_check_name(L);
+  LW_GETUV(L, 1);
+  lua_pushvalue(L, 2);
+  lua_rawget(L, -2);
+  return 1;
+}
+
 int bridge_is_pause(lua_State *L, int i) {
   int yes;
   lua_getfield(L, LUA_REGISTRYINDEX, "wolfssl.PAUSE");

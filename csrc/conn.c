@@ -531,21 +531,12 @@ static int conn_set_alpn(lua_State *L) {
  * looks here first, then in the context. */
 static int conn_set_handler(lua_State *L) {
   luaL_checkudata(L, 1, LW_CONN);
-  luaL_checkstring(L, 2);
-  LW_GETUV(L, 1);
-  lua_pushvalue(L, 2);
-  lua_pushvalue(L, 3);
-  lua_rawset(L, -3);
-  return 0;
+  return bridge_set_handler(L);
 }
 
 static int conn_handler(lua_State *L) {
   luaL_checkudata(L, 1, LW_CONN);
-  luaL_checkstring(L, 2);
-  LW_GETUV(L, 1);
-  lua_pushvalue(L, 2);
-  lua_rawget(L, -2);
-  return 1;
+  return bridge_get_handler(L);
 }
 
 /* use_context(ctx): a server connection switches to another context's certificate, key
@@ -673,16 +664,5 @@ static const luaL_Reg conn_meta[] = {
   {NULL, NULL}
 };
 
-/* Leaves the methods table on the stack; init.lua adds the Lua-side methods to it. */
-void conn_open(lua_State *L) {
-  luaL_newmetatable(L, LW_CONN);
-  luaL_setfuncs(L, conn_meta, 0);
-  lua_newtable(L);
-  luaL_setfuncs(L, conn_methods, 0);
-  luaL_setfuncs(L, conn_info_methods, 0);
-  luaL_setfuncs(L, verify_conn_methods, 0);
-  luaL_setfuncs(L, revocation_conn_methods, 0);
-  lua_pushvalue(L, -1);
-  lua_setfield(L, -3, "__index");
-  lua_remove(L, -2);
-}
+/* Leaves the methods table on the stack (core.c adds the feature files' methods). */
+void conn_open(lua_State *L) { lw_class(L, LW_CONN, conn_meta, conn_methods); }

@@ -256,22 +256,12 @@ static int context_set_groups(lua_State *L) {
 /* set_handler(name, fn|nil) / handler(name): Lua values stored with the context. */
 static int context_set_handler(lua_State *L) {
   context_check(L, 1);
-  luaL_checkstring(L, 2);
-  if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TFUNCTION);
-  LW_GETUV(L, 1);
-  lua_pushvalue(L, 2);
-  lua_pushvalue(L, 3);
-  lua_rawset(L, -3);
-  return 0;
+  return bridge_set_handler(L);
 }
 
 static int context_handler(lua_State *L) {
   context_check(L, 1);
-  luaL_checkstring(L, 2);
-  LW_GETUV(L, 1);
-  lua_pushvalue(L, 2);
-  lua_rawget(L, -2);
-  return 1;
+  return bridge_get_handler(L);
 }
 
 static const luaL_Reg context_methods[] = {
@@ -297,15 +287,5 @@ static const luaL_Reg context_meta[] = {
   {NULL, NULL}
 };
 
-/* Leaves the methods table on the stack; init.lua adds the Lua-side methods to it. */
-void context_open(lua_State *L) {
-  luaL_newmetatable(L, LW_CONTEXT);
-  luaL_setfuncs(L, context_meta, 0);
-  lua_newtable(L);
-  luaL_setfuncs(L, context_methods, 0);
-  luaL_setfuncs(L, verify_context_methods, 0);
-  luaL_setfuncs(L, revocation_context_methods, 0);
-  lua_pushvalue(L, -1);
-  lua_setfield(L, -3, "__index");
-  lua_remove(L, -2);
-}
+/* Leaves the methods table on the stack (core.c adds the feature files' methods). */
+void context_open(lua_State *L) { lw_class(L, LW_CONTEXT, context_meta, context_methods); }

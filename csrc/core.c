@@ -49,6 +49,20 @@ void lw_free_str(char **s) {
   *s = NULL;
 }
 
+/* Registers the class tname: its metatable gets the meta functions (__gc, __tostring,
+ * ...) and, as __index, a new methods table filled from methods. Leaves the methods
+ * table on the stack: luaopen_wolfssl_core adds the methods other files define, and
+ * stores it as core.<Class>, where the Lua layer adds its own. */
+void lw_class(lua_State *L, const char *tname, const luaL_Reg *meta, const luaL_Reg *methods) {
+  luaL_newmetatable(L, tname);
+  luaL_setfuncs(L, meta, 0);
+  lua_newtable(L);
+  luaL_setfuncs(L, methods, 0);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "__index");
+  lua_remove(L, -2);
+}
+
 /* Push registry[name], creating it as a table with the given __mode ("k", "v" or NULL). */
 void lw_registry_table(lua_State *L, const char *name, const char *mode) {
   lua_getfield(L, LUA_REGISTRYINDEX, name);
@@ -210,13 +224,20 @@ __attribute__((visibility("default"))) int luaopen_wolfssl_core(lua_State *L) {
   luaL_setfuncs(L, errors_functions, 0);
   luaL_setfuncs(L, session_functions, 0);
   luaL_setfuncs(L, tickets_functions, 0);
+  /* Each class's methods come from the files of its concerns: the object's own file
+   * first, then one luaL_Reg table per feature file. */
   context_open(L);
+  luaL_setfuncs(L, verify_context_methods, 0);
+  luaL_setfuncs(L, revocation_context_methods, 0);
   luaL_setfuncs(L, session_context_methods, 0);
   luaL_setfuncs(L, server_context_methods, 0);
   luaL_setfuncs(L, tickets_context_methods, 0);
   luaL_setfuncs(L, psk_context_methods, 0);
   lua_setfield(L, -2, "Context");
   conn_open(L);
+  luaL_setfuncs(L, conn_info_methods, 0);
+  luaL_setfuncs(L, verify_conn_methods, 0);
+  luaL_setfuncs(L, revocation_conn_methods, 0);
   luaL_setfuncs(L, session_conn_methods, 0);
   luaL_setfuncs(L, server_conn_methods, 0);
   luaL_setfuncs(L, psk_conn_methods, 0);

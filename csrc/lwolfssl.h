@@ -98,6 +98,7 @@ typedef struct Conn {
 } Conn;
 
 /* core.c */
+void lw_class(lua_State *L, const char *tname, const luaL_Reg *meta, const luaL_Reg *methods);
 void lw_registry_table(lua_State *L, const char *name, const char *mode);
 void lw_fork_check(void); /* reseed wolfSSL's global RNG in a forked child */
 int lw_rand_bytes(unsigned char *buf, int n); /* the global RNG, fork-safe; 0 = ok */
@@ -171,6 +172,8 @@ int hello_run(lua_State *L, Conn *c);
 int bridge_pcall(lua_State *L, int nargs, int nres, char **err);
 int bridge_handler(lua_State *L, Conn *c, const char *name);
 int bridge_is_pause(lua_State *L, int i);
+int bridge_set_handler(lua_State *L); /* obj:set_handler(name, fn|nil), obj checked */
+int bridge_get_handler(lua_State *L); /* obj:handler(name), obj checked */
 int bridge_password_cb(char *buf, int size, int rwflag, void *userdata);
 
 typedef struct PasswordArg {

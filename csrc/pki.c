@@ -620,15 +620,8 @@ static const luaL_Reg pki_funcs[] = {
 /* Leaves a table of the pki primitives on the stack (core.pki), with the Key methods
  * table as its field Key. */
 void pki_open(lua_State *L) {
-  luaL_newmetatable(L, LW_KEY);
-  luaL_setfuncs(L, pki_key_meta, 0);
-  lua_newtable(L);
-  luaL_setfuncs(L, pki_key_methods, 0);
-  lua_pushvalue(L, -1);
-  lua_setfield(L, -3, "__index");
   lua_newtable(L);
   luaL_setfuncs(L, pki_funcs, 0);
-  lua_insert(L, -2);
+  lw_class(L, LW_KEY, pki_key_meta, pki_key_methods);
   lua_setfield(L, -2, "Key"); /* pki.lua adds the Lua-side key methods to it */
-  lua_remove(L, -2);
 }

@@ -72,15 +72,22 @@ static int server_sni_cb(WOLFSSL *ssl, int *alert, void *arg) {
     }
     if (rc != TLSEXT_OK) *alert = ALERT_INTERNAL_ERROR;
   } else if (lua_isboolean(L, -2) && !lua_toboolean(L, -2)) {
+    /* the alert as on_client_hello takes it: a name or a number (default
+     * unrecognized_name, RFC 6066 3) */
     int code = ALERT_UNRECOGNIZED_NAME;
-    if (lua_isstring(L, -1)) {
+    if (lua_type(L, -1) == LUA_TNUMBER) {
+      lua_Integer n = lua_tointeger(L, -1);
+      code = n >= 0 && n <= 255 ? (int)n : -1;
+    } else if (lua_type(L, -1) == LUA_TSTRING) {
       code = alert_code(lua_tostring(L, -1));
-      if (code < 0) {
-        c->cb_error = lw_strdup("on_sni: unknown alert name");
-        code = ALERT_INTERNAL_ERROR;
-      }
     } else if (!lua_isnil(L, -1)) {
-      c->cb_error = lw_strdup("on_sni: the alert must be a name such as \"unrecognized_name\"");
+      c->cb_error = lw_strdup("on_sni: the alert must be a name such as \"unrecognized_name\" or a number");
+      code = ALERT_INTERNAL_ERROR;
+    }
+    if (code < 0) {
+      lua_pushfstring(L, "on_sni returned an unknown alert '%s'", lua_tostring(L, -1));
+      c->cb_error = lw_strdup(lua_tostring(L, -1));
+      lua_pop(L, 1);
       code = ALERT_INTERNAL_ERROR;
     }
     if (c->cb_error == NULL)

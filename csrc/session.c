@@ -165,15 +165,7 @@ static const luaL_Reg session_meta[] = {
 };
 
 /* Leaves the methods table on the stack (core.Session). */
-void session_open(lua_State *L) {
-  luaL_newmetatable(L, LW_SESSION);
-  luaL_setfuncs(L, session_meta, 0);
-  lua_newtable(L);
-  luaL_setfuncs(L, session_methods, 0);
-  lua_pushvalue(L, -1);
-  lua_setfield(L, -3, "__index");
-  lua_remove(L, -2);
-}
+void session_open(lua_State *L) { lw_class(L, LW_SESSION, session_meta, session_methods); }
 
 /* ---- per-connection state ------------------------------------------------------------- */
 

@@ -440,13 +440,32 @@ static int x509_is_ca(lua_State *L) {
   return 1;
 }
 
+/* The names of the bits set in an extension's value, in table order; nil without the
+ * extension (RFC 5280: any purpose). */
+typedef struct X509Bit {
+  unsigned bit;
+  const char *name;
+} X509Bit;
+
+static int x509_push_bits(lua_State *L, WOLFSSL_X509 *x, int nid, unsigned value, const X509Bit *bits) {
+  int i, k = 0;
+  if (wolfSSL_X509_get_ext_by_NID(x, nid, -1) < 0) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_newtable(L);
+  for (i = 0; bits[i].name; i++)
+    if (value & bits[i].bit) {
+      lua_pushstring(L, bits[i].name);
+      lua_rawseti(L, -2, ++k);
+    }
+  return 1;
+}
+
 /* key_usage() -> {"digitalSignature", ...} (RFC 5280 4.2.1.3 names, bit order);
  * nil without the extension */
 static int x509_key_usage(lua_State *L) {
-  static const struct {
-    unsigned bit;
-    const char *name;
-  } bits[] = {
+  static const X509Bit bits[] = {
     {KEYUSE_DIGITAL_SIG, "digitalSignature"}, {KEYUSE_CONTENT_COMMIT, "nonRepudiation"},
     {KEYUSE_KEY_ENCIPHER, "keyEncipherment"}, {KEYUSE_DATA_ENCIPHER, "dataEncipherment"},
     {KEYUSE_KEY_AGREE, "keyAgreement"},       {KEYUSE_KEY_CERT_SIGN, "keyCertSign"},
@@ -454,45 +473,18 @@ static int x509_key_usage(lua_State *L) {
     {KEYUSE_DECIPHER_ONLY, "decipherOnly"},   {0, NULL}
   };
   WOLFSSL_X509 *x = x509_check(L, 1);
-  unsigned ku = wolfSSL_X509_get_keyUsage(x);
-  int i, k = 0;
-  if (wolfSSL_X509_get_ext_by_NID(x, NID_key_usage, -1) < 0) {
-    lua_pushnil(L);
-    return 1;
-  }
-  lua_newtable(L);
-  for (i = 0; bits[i].name; i++)
-    if (ku & bits[i].bit) {
-      lua_pushstring(L, bits[i].name);
-      lua_rawseti(L, -2, ++k);
-    }
-  return 1;
+  return x509_push_bits(L, x, NID_key_usage, wolfSSL_X509_get_keyUsage(x), bits);
 }
 
 /* extended_key_usage() -> {"serverAuth", "clientAuth", ...}; nil without the extension */
 static int x509_extended_key_usage(lua_State *L) {
-  static const struct {
-    unsigned bit;
-    const char *name;
-  } bits[] = {
+  static const X509Bit bits[] = {
     {XKU_SSL_SERVER, "serverAuth"},    {XKU_SSL_CLIENT, "clientAuth"}, {XKU_CODE_SIGN, "codeSigning"},
     {XKU_SMIME, "emailProtection"},    {XKU_TIMESTAMP, "timeStamping"}, {XKU_OCSP_SIGN, "OCSPSigning"},
     {XKU_ANYEKU, "anyExtendedKeyUsage"}, {0, NULL}
   };
   WOLFSSL_X509 *x = x509_check(L, 1);
-  unsigned eku = wolfSSL_X509_get_extended_key_usage(x);
-  int i, k = 0;
-  if (wolfSSL_X509_get_ext_by_NID(x, NID_ext_key_usage, -1) < 0) {
-    lua_pushnil(L);
-    return 1;
-  }
-  lua_newtable(L);
-  for (i = 0; bits[i].name; i++)
-    if (eku & bits[i].bit) {
-      lua_pushstring(L, bits[i].name);
-      lua_rawseti(L, -2, ++k);
-    }
-  return 1;
+  return x509_push_bits(L, x, NID_ext_key_usage, wolfSSL_X509_get_extended_key_usage(x), bits);
 }
 
 /* extensions() -> {{oid = "2.5.29.19", name = "basicConstraints", critical = true}, ...} */
@@ -606,13 +598,5 @@ const luaL_Reg x509_functions[] = {
   {NULL, NULL}
 };
 
-/* Leaves the methods table on the stack. */
-void x509_open(lua_State *L) {
-  luaL_newmetatable(L, LW_CERT);
-  luaL_setfuncs(L, x509_meta, 0);
-  lua_newtable(L);
-  luaL_setfuncs(L, x509_methods, 0);
-  lua_pushvalue(L, -1);
-  lua_setfield(L, -3, "__index");
-  lua_remove(L, -2);
-}
+/* Leaves the methods table on the stack (core.Certificate). */
+void x509_open(lua_State *L) { lw_class(L, LW_CERT, x509_meta, x509_methods); }

@@ -176,5 +176,24 @@ describe("wolfssl.context", function()
       assert.has_error(function() wolfssl.certificate({}) end)
       assert.same({ nil, "cannot parse certificate (not DER or PEM)" }, { wolfssl.certificate(42) })
     end)
+
+    it("a handler that is not an on_* function, on a context or a connection", function()
+      local ctx = assert(wolfssl.context({ role = "server" }))
+      local conn = ctx:connection()
+      for _, obj in ipairs({ ctx, conn }) do
+        -- the binding keeps its own fields next to the handlers ("context"): a handler
+        -- name cannot reach them
+        assert.has_error(function() obj:set_handler("context", function() end) end,
+          "bad argument #1 to 'set_handler' (a handler name starts with 'on_')")
+        assert.has_error(function() obj:handler("context") end)
+        assert.has_error(function() obj:set_handler("on_verify", 42) end)
+      end
+      local fn = function() end
+      conn:set_handler("on_verify", fn)
+      assert.equal(fn, conn:handler("on_verify"))
+      conn:set_handler("on_verify", nil)
+      assert.is_nil(conn:handler("on_verify"))
+      conn:close()
+    end)
   end)
 end)

@@ -1,18 +1,11 @@
 -- A client and a server agree on TLS in memory, move data both ways, and close.
 local wolfssl = require "wolfssl"
 local certs = require "spec.helpers.certs"
+local contexts = require "spec.helpers.ctx"
 
-local function server_ctx(kind, extra)
-  local o = { role = "server", certificate = certs.path(kind .. ".pem"), key = certs.path(kind .. ".key") }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return assert(wolfssl.context(o))
-end
+local function server_ctx(kind, extra) return contexts.server(extra, kind) end
 
-local function client_ctx(extra)
-  local o = { role = "client", ca = certs.path("ca.pem") }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return assert(wolfssl.context(o))
-end
+local client_ctx = contexts.client
 
 describe("an in-memory handshake", function()
   for _, version in ipairs({ "tls1.2", "tls1.3" }) do

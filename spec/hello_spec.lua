@@ -5,20 +5,13 @@
 local wolfssl = require "wolfssl"
 local trace = require "wolfssl.trace"
 local certs = require "spec.helpers.certs"
+local contexts = require "spec.helpers.ctx"
 local peer = require "spec.helpers.peer"
 local Pair = require("wolfssl.pair").Pair
 
-local function client_ctx(version, extra)
-  local o = { role = "client", ca = certs.path("ca.pem"), max_version = version }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return assert(wolfssl.context(o))
-end
+local function client_ctx(version, extra) return contexts.client(contexts.merge({ max_version = version }, extra)) end
 
-local function server_ctx(kind, extra)
-  local o = { role = "server", certificate = certs.path(kind .. ".pem"), key = certs.path(kind .. ".key") }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return assert(wolfssl.context(o))
-end
+local function server_ctx(kind, extra) return contexts.server(extra, kind) end
 
 local function pair_of(cctx, sctx, server_name)
   local c = cctx:connection({ server_name = server_name or "localhost" })
@@ -146,6 +139,15 @@ for _, version in ipairs({ "tls1.2", "tls1.3" }) do
       assert.is_nil(ok)
       assert.equal("callback", code)
       assert.matches("^callback error: .*lookup failed", err)
+      assert.same({ "handshake failed: received alert internal_error", "alert" }, p.errors.client)
+    end)
+
+    it("treats a return value that is not an answer as a callback error", function()
+      local p = pair_of(client_ctx(version), server_ctx("ec", { on_client_hello = function() return "yes" end }))
+      local ok, err, code = p:handshake()
+      assert.is_nil(ok)
+      assert.equal("callback", code)
+      assert.matches("on_client_hello must return nil, true, false or wolfssl.PAUSE (got string)", err, 1, true)
       assert.same({ "handshake failed: received alert internal_error", "alert" }, p.errors.client)
     end)
 

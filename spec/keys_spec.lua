@@ -4,6 +4,7 @@
 local socket = require "socket"
 local wolfssl = require "wolfssl"
 local certs = require "spec.helpers.certs"
+local contexts = require "spec.helpers.ctx"
 local peer = require "spec.helpers.peer"
 local tmp = require "spec.helpers.tmp"
 
@@ -13,17 +14,8 @@ local q = tmp.quote
 -- busted keeps one finally() per test: every peer process a test started is stopped here
 after_each(function() peer.stop_all() end)
 
-local function server_ctx(extra)
-  local o = { role = "server", certificate = certs.path("ec.pem"), key = certs.path("ec.key") }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return assert(wolfssl.context(o))
-end
-
-local function client_ctx(extra)
-  local o = { role = "client", ca = certs.path("ca.pem"), server_name = "localhost" }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return assert(wolfssl.context(o))
-end
+local server_ctx = contexts.server
+local client_ctx = contexts.localhost_client
 
 local function hex(s) return (s:gsub(".", function(c) return ("%02x"):format(c:byte()) end)) end
 

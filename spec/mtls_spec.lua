@@ -3,23 +3,20 @@
 local socket = require "socket"
 local wolfssl = require "wolfssl"
 local certs = require "spec.helpers.certs"
+local contexts = require "spec.helpers.ctx"
 local peer = require "spec.helpers.peer"
 local tmp = require "spec.helpers.tmp"
 
 local q = tmp.quote
 
 local function server_ctx(verify, extra)
-  local o = { role = "server", certificate = certs.path("ec.pem"), key = certs.path("ec.key"),
-    ca = certs.path("ca.pem"), verify = verify }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return assert(wolfssl.context(o))
+  return contexts.server(contexts.merge({ ca = certs.path("ca.pem"), verify = verify }, extra))
 end
 
 local function client_ctx(with_cert, extra)
-  local o = { role = "client", ca = certs.path("ca.pem") }
+  local o = {}
   if with_cert then o.certificate, o.key = certs.path("client.pem"), certs.path("client.key") end
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return assert(wolfssl.context(o))
+  return contexts.client(contexts.merge(o, extra))
 end
 
 describe("a server with verify = 'required'", function()
@@ -163,8 +160,8 @@ describe("TLS 1.3 post-handshake authentication", function()
     local p = assert(wolfssl.pair(client_ctx(true, { post_handshake_auth = false }), server_ctx("none"),
       { server_name = "localhost" }))
     assert.is_nil((p.server:request_certificate()))
-    assert.same({ nil, "post_handshake_auth is a client option (servers call conn:request_certificate())" },
-      { wolfssl.context({ role = "server", post_handshake_auth = true }) })
+    assert.has_error(function() wolfssl.context({ role = "server", post_handshake_auth = true }) end,
+      "option 'post_handshake_auth' is for client contexts (servers call conn:request_certificate())")
     assert.same({ nil, "post_handshake_auth needs TLS 1.3 (max_version)" },
       { wolfssl.context({ role = "client", post_handshake_auth = true, max_version = "tls1.2" }) })
   end)

@@ -120,10 +120,6 @@ describe("lua-wolfssl in nginx", function()
   end)
 
   it("accepts the upstream only with the pinned public key (on_verify + spki_pin)", function()
-    if not (wolfssl._handlers.on_verify and wolfssl.Certificate.spki_pin) then
-      pending("needs on_verify and Certificate:spki_pin (the verification issue); enable at merge")
-      return
-    end
     upstream = peer.s_server({ cert = certs.path("ec.pem"), key = certs.path("ec.key"),
       args = ("-CAfile %s -Verify 1 -rev"):format(q(certs.path("ca.pem"))) })
     srv = start(upstream_location("pinned", upstream.port, { pin = spki_pin("ec.pem") })
@@ -191,10 +187,6 @@ describe("lua-wolfssl in nginx", function()
   end
 
   it("pauses the server handshake in a ClientHello hook and resumes after a cosocket lookup", function()
-    if not wolfssl._handlers.on_client_hello then
-      pending("needs on_client_hello (the trace issue); enable at merge")
-      return
-    end
     srv = start(([[
       location = /lookup { content_by_lua_block { ngx.sleep(0.05); ngx.print("rsa") } }
       location = /paused {

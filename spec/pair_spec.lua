@@ -5,21 +5,15 @@
 local wolfssl = require "wolfssl"
 local pair = require "wolfssl.pair"
 local certs = require "spec.helpers.certs"
+local contexts = require "spec.helpers.ctx"
 local tmp = require "spec.helpers.tmp"
 local peer = require "spec.helpers.peer"
 
 local LUA = os.getenv("LW_LUA") or "lua5.4"
 local unpack = table.unpack or unpack
 
-local function server_ctx()
-  return assert(wolfssl.context({ role = "server", certificate = certs.path("ec.pem"), key = certs.path("ec.key") }))
-end
-
-local function client_ctx(version, extra)
-  local o = { role = "client", ca = certs.path("ca.pem"), min_version = version, max_version = version }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return assert(wolfssl.context(o))
-end
+local function server_ctx() return contexts.server() end
+local function client_ctx(version, extra) return contexts.client(contexts.version(version, extra)) end
 
 local function flip(s, i)
   return s:sub(1, i - 1) .. string.char((s:byte(i) + 1) % 256) .. s:sub(i + 1)

@@ -3,15 +3,13 @@
 local socket = require "socket"
 local wolfssl = require "wolfssl"
 local certs = require "spec.helpers.certs"
+local contexts = require "spec.helpers.ctx"
 local peer = require "spec.helpers.peer"
 local drive = require "spec.helpers.drive"
 
 local VERSIONS = { ["tls1.2"] = "TLSv1.2", ["tls1.3"] = "TLSv1.3" }
 
-local function client_ctx(version)
-  return assert(wolfssl.context({ role = "client", ca = certs.path("ca.pem"),
-    min_version = version, max_version = version }))
-end
+local function client_ctx(version) return contexts.client(contexts.version(version)) end
 
 -- Connect, handshake, send a line, read the reversed line back, close.
 local function talk(ctx, port, transport, line)

@@ -4,6 +4,7 @@
 -- waiting (wolfssl-notes.md item 9a).
 local wolfssl = require "wolfssl"
 local certs = require "spec.helpers.certs"
+local contexts = require "spec.helpers.ctx"
 
 local KEY = ("k"):rep(32)
 local KEYS = { alice = KEY, bob = ("b"):rep(48) }
@@ -19,11 +20,7 @@ local function server_ctx(extra)
   return assert(wolfssl.context(o)), calls
 end
 
-local function client_ctx(extra)
-  local o = { role = "client", ca = certs.path("ca.pem"), server_name = "localhost" }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return assert(wolfssl.context(o))
-end
+local client_ctx = contexts.localhost_client
 
 for _, version in ipairs({ "tls1.2", "tls1.3" }) do
   describe(version .. " PSK", function()

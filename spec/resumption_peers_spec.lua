@@ -5,6 +5,7 @@
 local socket = require "socket"
 local wolfssl = require "wolfssl"
 local certs = require "spec.helpers.certs"
+local contexts = require "spec.helpers.ctx"
 local peer = require "spec.helpers.peer"
 local tmp = require "spec.helpers.tmp"
 
@@ -20,9 +21,7 @@ local KINDS = {
 -- busted keeps one finally() per test: every peer process a test started is stopped here
 after_each(function() peer.stop_all() end)
 
-local function client_ctx(version)
-  return assert(wolfssl.context({ role = "client", ca = certs.path("ca.pem"), max_version = version }))
-end
+local function client_ctx(version) return contexts.client({ max_version = version }) end
 
 -- One request to an openssl s_server -www; returns the session and info().
 local function fetch(ctx, port, session)

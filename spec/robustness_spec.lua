@@ -1,18 +1,14 @@
 -- Bad input gets a clear error and never a crash; objects can be collected in any order.
 local wolfssl = require "wolfssl"
 local certs = require "spec.helpers.certs"
+local contexts = require "spec.helpers.ctx"
 
 local CODES = {
   handshake_failed = true, bad_input = true, alert = true, closed = true, verify_failed = true,
 }
 
-local function server_ctx()
-  return assert(wolfssl.context({ role = "server", certificate = certs.path("ec.pem"), key = certs.path("ec.key") }))
-end
-
-local function client_ctx()
-  return assert(wolfssl.context({ role = "client", ca = certs.path("ca.pem") }))
-end
+local function server_ctx() return contexts.server() end
+local function client_ctx() return contexts.client() end
 
 describe("garbage fed to a connection", function()
   it("makes a server fail with bad_input when a client speaks plain HTTP", function()

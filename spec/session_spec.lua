@@ -3,19 +3,11 @@
 -- an external session cache; and what happens when the server will not resume.
 local wolfssl = require "wolfssl"
 local certs = require "spec.helpers.certs"
+local contexts = require "spec.helpers.ctx"
 local Pair = require("wolfssl.pair").Pair
 
-local function server_ctx(extra)
-  local o = { role = "server", certificate = certs.path("ec.pem"), key = certs.path("ec.key") }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return assert(wolfssl.context(o))
-end
-
-local function client_ctx(extra)
-  local o = { role = "client", ca = certs.path("ca.pem"), server_name = "localhost" }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return assert(wolfssl.context(o))
-end
+local server_ctx = contexts.server
+local client_ctx = contexts.localhost_client
 
 local NAME = ("lua-wolfssl-tk01")   -- 16 bytes: a ticket key name
 local SECRET = ("s"):rep(32)

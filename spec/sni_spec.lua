@@ -4,6 +4,7 @@
 local socket = require "socket"
 local wolfssl = require "wolfssl"
 local certs = require "spec.helpers.certs"
+local contexts = require "spec.helpers.ctx"
 local peer = require "spec.helpers.peer"
 local tmp = require "spec.helpers.tmp"
 
@@ -13,20 +14,8 @@ local q = tmp.quote
 -- busted keeps one finally() per test: every peer process a test started is stopped here
 after_each(function() peer.stop_all() end)
 
-local function server_ctx(extra, kind)
-  local o = { role = "server" }
-  if kind ~= false then
-    o.certificate, o.key = certs.path((kind or "ec") .. ".pem"), certs.path((kind or "ec") .. ".key")
-  end
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return assert(wolfssl.context(o))
-end
-
-local function client_ctx(extra)
-  local o = { role = "client", ca = certs.path("ca.pem") }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return assert(wolfssl.context(o))
-end
+local server_ctx = contexts.server
+local client_ctx = contexts.client
 
 local function cn(conn) return conn:peer_certificate():subject()[1].value end
 
@@ -89,11 +78,19 @@ for _, version in ipairs({ "tls1.2", "tls1.3" }) do
       assert.same({ "handshake failed: received alert access_denied", "alert" }, pair.errors.client)
     end)
 
+    it("sends the alert it gives by number, as on_client_hello does", function()
+      local sctx = server_ctx({ max_version = version, on_sni = function() return false, 49 end })
+      local _, err, _, _, pair = wolfssl.pair(client_ctx(V), sctx, { server_name = "localhost" })
+      assert.matches("(sent alert access_denied)", err, 1, true)
+      assert.same({ "handshake failed: received alert access_denied", "alert" }, pair.errors.client)
+    end)
+
     for _, case in ipairs({
       { "throws", function() error("name service down") end, "name service down" },
       { "returns a number", function() return 42 end, "on_sni must return nil, a Context or false %(got number%)" },
       { "returns a client Context", function() return client_ctx() end, "context has the wrong role" },
-      { "names an unknown alert", function() return false, "no_such_alert" end, "on_sni: unknown alert name" },
+      { "names an unknown alert", function() return false, "no_such_alert" end, "on_sni returned an unknown alert 'no_such_alert'" },
+      { "gives an alert number out of range", function() return false, 300 end, "on_sni returned an unknown alert '300'" },
     }) do
       it("fails the handshake as a callback error when it " .. case[1], function()
         local sctx = server_ctx({ max_version = version, on_sni = case[2] })

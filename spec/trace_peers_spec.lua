@@ -6,6 +6,7 @@ local socket = require "socket"
 local wolfssl = require "wolfssl"
 local trace = require "wolfssl.trace"
 local certs = require "spec.helpers.certs"
+local contexts = require "spec.helpers.ctx"
 local peer = require "spec.helpers.peer"
 local drive = require "spec.helpers.drive"
 local tmp = require "spec.helpers.tmp"
@@ -89,9 +90,7 @@ local function nth(list, direction, type_, n)
   error(("no %s %s #%d"):format(direction, type_, n or 1), 2)
 end
 
-local function client_ctx(version)
-  return assert(wolfssl.context({ role = "client", ca = certs.path("ca.pem"), min_version = version, max_version = version }))
-end
+local function client_ctx(version) return contexts.client(contexts.version(version)) end
 
 describe("a traced lua-wolfssl client against openssl s_server -trace", function()
   local server

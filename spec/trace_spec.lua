@@ -3,19 +3,12 @@
 local wolfssl = require "wolfssl"
 local trace = require "wolfssl.trace"
 local certs = require "spec.helpers.certs"
+local contexts = require "spec.helpers.ctx"
 local Pair = require("wolfssl.pair").Pair
 
-local function client_ctx(extra)
-  local o = { role = "client", ca = certs.path("ca.pem") }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return assert(wolfssl.context(o))
-end
+local client_ctx = contexts.client
 
-local function server_ctx(extra)
-  local o = { role = "server", certificate = certs.path("ec.pem"), key = certs.path("ec.key") }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return assert(wolfssl.context(o))
-end
+local server_ctx = contexts.server
 
 -- Two traced connections; handshake, then the client reads once (a TLS 1.3 client only
 -- processes the NewSessionTicket when it reads).
@@ -375,6 +368,14 @@ describe("closing a connection from on_message", function()
 end)
 
 describe("trace.decode and trace.encode", function()
+  it("crafts a ClientHello for versions spelled as wolfssl.context spells them, and refuses others", function()
+    local hello = assert(trace.decode(assert(trace.encode(trace.client_hello({ versions = { "tls1.3" } })))))
+    assert.same({ "TLSv1.3" }, hello.versions)
+    assert.is_table(hello.extensions.key_share)
+    assert.has_error(function() trace.client_hello({ versions = { "tls13" } }) end,
+      "unknown version 'tls13' (\"TLSv1.3\", \"TLSv1.2\", ... or a number)")
+  end)
+
   local function sample_hello()
     return {
       type = "client_hello", handshake_type = 1, legacy_version = 0x0303, random = ("\1"):rep(32),

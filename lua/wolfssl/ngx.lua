@@ -20,6 +20,7 @@
 -- (ngx.req.socket(true)) and answers TLS on it; see README "OpenResty" for when nginx
 -- allows that.
 local wolfssl = require "wolfssl"
+local buffer = require "wolfssl.buffer"
 
 local M = {}
 
@@ -35,7 +36,7 @@ local function is_context(x)
 end
 
 -- wrap(sock, ctx_or_options [, opts]) -> tls | nil, err
--- opts: server_name, alpn (client connection options), on_pause = function(tls) run
+-- opts: server_name, alpn, session (client connection options), on_pause = function(tls) run
 -- (and allowed to yield: cosocket calls are fine) when a handshake callback returned
 -- wolfssl.PAUSE; the handshake then continues.
 function M.wrap(sock, ctx, opts)
@@ -53,9 +54,9 @@ function M.wrap(sock, ctx, opts)
   if opts.on_pause ~= nil and type(opts.on_pause) ~= "function" then
     error("bad option 'on_pause' (function expected)", 2)
   end
-  local conn, err = ctx:connection({ server_name = opts.server_name, alpn = opts.alpn })
+  local conn, err = ctx:connection({ server_name = opts.server_name, alpn = opts.alpn, session = opts.session })
   if not conn then return nil, err end
-  return setmetatable({ sock = sock, conn = conn, buf = "", pos = 1, on_pause = opts.on_pause }, TLS)
+  return setmetatable({ sock = sock, conn = conn, rbuf = buffer.new(), on_pause = opts.on_pause }, TLS)
 end
 
 -- Send whatever the connection has for the peer.
@@ -122,70 +123,36 @@ local function more(self)
     if code ~= "timeout" then self.rerr = code == "closed" and "closed" or err end
     return nil, code == "timeout" and "timeout" or self.rerr
   end
-  if self.pos > 1 then
-    self.buf, self.pos = self.buf:sub(self.pos) .. data, 1
-  else
-    self.buf = self.buf .. data
-  end
+  self.rbuf:append(data)
   return true
 end
 
--- The plaintext buffer is self.buf[self.pos ..]: taking bytes does not copy the rest.
-local function avail(self) return #self.buf - self.pos + 1 end
-
-local function take(self, n)
-  local s = self.buf:sub(self.pos, self.pos + n - 1)
-  self.pos = self.pos + #s
-  if self.pos > #self.buf then self.buf, self.pos = "", 1 end
-  return s
-end
-
 -- receive(pattern) with the cosocket patterns: "*l" / "l" (a line without its LF; every
--- CR dropped), "*a" / "a" (until the peer closes), a number of bytes.
+-- CR dropped), "*a" / "a" (until the peer closes), a number of bytes (wolfssl.buffer).
 -- -> data | nil, err, partial
 function TLS:receive(pattern)
   pattern = pattern or "*l"
-  local kind
-  if type(pattern) == "number" then
-    if pattern < 0 then error("bad argument #1 to 'receive' (bad pattern argument)", 2) end
-    kind = "n"
-  elseif pattern == "*l" or pattern == "l" then
-    kind = "l"
-  elseif pattern == "*a" or pattern == "a" then
-    kind = "a"
-  else
+  local kind = buffer.kind(pattern)
+  if not kind or (kind == "n" and pattern < 0) then
     error("bad argument #1 to 'receive' (bad pattern argument)", 2)
   end
   if self.closed then return nil, "closed", "" end
-  local parts = {} -- "*a": what has arrived so far, concatenated once
-  while true do
-    if kind == "l" then
-      local i = self.buf:find("\n", self.pos, true)
-      if i then return (take(self, i - self.pos + 1):sub(1, -2):gsub("\r", "")) end
-    elseif kind == "n" then
-      if avail(self) >= pattern then return take(self, pattern) end
-    else
-      parts[#parts + 1] = take(self, avail(self))
-    end
-    local ok, err = more(self)
-    if not ok then
-      local partial = table.concat(parts) .. take(self, avail(self))
-      if kind == "a" and err == "closed" then return partial end
-      if kind == "l" then partial = partial:gsub("\r", "") end
-      return nil, err, partial
-    end
-  end
+  local data, partial, err = self.rbuf:receive(kind, kind == "n" and math.floor(pattern), function() return more(self) end)
+  if data then return data end
+  -- the cosocket's "*a" returns what it has at the close, even ""
+  if kind == "a" and err == "closed" then return partial end
+  return nil, err, partial
 end
 
 -- receiveany(max) -> up to max bytes, as soon as any are there | nil, err
 function TLS:receiveany(max)
   if type(max) ~= "number" or max < 1 then error("bad argument #1 to 'receiveany' (positive number expected)", 2) end
   if self.closed then return nil, "closed" end
-  if avail(self) == 0 then
+  if self.rbuf:avail() == 0 then
     local ok, err = more(self)
     if not ok then return nil, err end
   end
-  return take(self, math.floor(max))
+  return self.rbuf:take(math.floor(max))
 end
 
 -- send(data) -> number of bytes | nil, err

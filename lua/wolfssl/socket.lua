@@ -21,6 +21,8 @@
 -- lua-wolfssl error code.
 local socket = require "socket"
 local wolfssl = require "wolfssl"
+local trace = require "wolfssl.trace"
+local buffer = require "wolfssl.buffer"
 local core = wolfssl.core
 
 local M = {
@@ -120,7 +122,7 @@ function M.newcontext(cfg)
     if not OPTIONS[opt] then return nil, "invalid option (" .. tostring(opt) .. ")" end
     if opt == "no_tlsv1_2" then minv = "tls1.3" end
     if opt == "no_tlsv1_3" then maxv = "tls1.2" end
-    if opt == "no_ticket" and wolfssl._options.tickets then o.tickets = false end
+    if opt == "no_ticket" then o.tickets = false end
   end
   if minv == "tls1.3" and maxv == "tls1.2" then return nil, "no protocol left (both TLS 1.2 and 1.3 disabled)" end
   o.min_version, o.max_version = minv, maxv
@@ -195,7 +197,6 @@ function M.newcontext(cfg)
   if continue then
     -- LuaSec's "verify but do not enforce": record each failure, accept, and report
     -- it from getpeerverification()
-    if not wolfssl._handlers.on_verify then return nil, "verifyext 'lsec_continue' needs on_verify (not in this build)" end
     o.on_verify = function(conn, v)
       if not v.ok then
         local t = verify_store[conn] or {}
@@ -250,7 +251,7 @@ function M.wrap(sock, cfg, opts)
   if not fd or fd < 0 then return nil, "closed" end
   return setmetatable({
     sock = sock, lctx = lctx, mode = lctx.mode, transport = transport,
-    state = "new", buf = "", pos = 1, outq = "", timeout = nil, wants = "nothing",
+    state = "new", rbuf = buffer.new(), outq = "", timeout = nil, wants = "nothing",
     received = 0, sent = 0, birth = socket.gettime(),
     hello = lctx.server_alpn and lctx.mode == "server" and "" or nil, -- see hello_select
   }, SSL)
@@ -363,25 +364,6 @@ local function lsec_error(self, err, code, dir)
   return err
 end
 
--- The plaintext buffer: bytes self.buf[self.pos ..], so taking a few bytes does not
--- copy the rest.
-local function avail(self) return #self.buf - self.pos + 1 end
-
-local function append(self, d)
-  if self.pos > 1 then
-    self.buf, self.pos = self.buf:sub(self.pos) .. d, 1
-  else
-    self.buf = self.buf .. d
-  end
-end
-
-local function take_buf(self, n)
-  local s = self.buf:sub(self.pos, self.pos + n - 1)
-  self.pos = self.pos + #s
-  if self.pos > #self.buf then self.buf, self.pos = "", 1 end
-  return s
-end
-
 -- Decrypted bytes already in the connection (and, with the memory transport, whole
 -- records already taken off the socket) go into the wrapper's buffer, so dirty() and a
 -- select() loop see them.
@@ -398,53 +380,24 @@ local function drain(self)
     parts[#parts + 1] = d
     self.received = self.received + #d
   end
-  if #parts > 0 then append(self, table.concat(parts)) end
+  if #parts > 0 then self.rbuf:append(table.concat(parts)) end
   if self.transport == "memory" and #self.outq + (conn:pending()) > 0 then mem_flush(self, socket.gettime()) end
 end
 
 ---------------------------------------------------------------------------------------
 -- Handshake
 
--- What a server needs from the client's first record before wolfSSL sees it: the
--- host_name of server_name (RFC 6066 3) and the ALPN list (RFC 7301 3.1). nil while the
--- record is incomplete, false if it is not a ClientHello.
-local function u16(b, p) return b:byte(p) * 256 + b:byte(p + 1) end
-
+-- What a server needs from the client's first flight before wolfSSL sees it: the
+-- ClientHello, decoded by wolfssl.trace (server_name, RFC 6066 3; alpn, RFC 7301 3.1).
+-- nil while it is incomplete, false if the bytes are not a ClientHello.
+local MAX_HELLO = 4 * (5 + 16384) -- no client sends a ClientHello of more records
 local function parse_hello(b)
   if #b < 5 then return nil end
   if b:byte(1) ~= 22 then return false end
-  local stop = 5 + u16(b, 4)
-  if #b < stop then return nil end
-  if b:byte(6) ~= 1 then return false end
-  local hello = { alpn = {} }
-  local p = 6 + 4 + 2 + 32                 -- handshake header, legacy_version, random
-  p = p + 1 + b:byte(p)                    -- legacy_session_id
-  if p + 1 > stop then return false end
-  p = p + 2 + u16(b, p)                    -- cipher_suites
-  if p > stop then return false end
-  p = p + 1 + b:byte(p)                    -- legacy_compression_methods
-  if p + 1 > stop then return hello end    -- no extensions
-  local ext_end = math.min(p + 2 + u16(b, p), stop + 1)
-  p = p + 2
-  while p + 3 < ext_end do
-    local ty, len = u16(b, p), u16(b, p + 2)
-    local q = p + 4
-    if ty == 0 and len >= 5 and b:byte(q + 2) == 0 then
-      hello.sni = b:sub(q + 5, q + 4 + u16(b, q + 3))
-    elseif ty == 16 and len >= 2 then
-      local e = q + 2 + u16(b, q)
-      q = q + 2
-      while q < e do
-        local l = b:byte(q)
-        hello.alpn[#hello.alpn + 1] = b:sub(q + 1, q + l)
-        q = q + 1 + l
-      end
-    end
-    p = p + 4 + len
-  end
-  return hello
+  local m = trace.records(b)[1]
+  if not m then return #b <= MAX_HELLO and nil end
+  return m.type == "client_hello" and trace.decode(m) or false
 end
-M._parse_hello = parse_hello
 
 -- A server with an sni() map or an ALPN list/function reads the ClientHello first,
 -- chooses the context by name and the protocol by its own preference (as OpenSSL's
@@ -461,8 +414,8 @@ local function hello_select(self, deadline)
     self.hello = self.hello .. (data or partial or "")
     if err == "closed" then return nil, "closed", "closed" end
   end
-  local hello = parse_hello(self.hello) or { alpn = {} }
-  local name = hello.sni
+  local hello = parse_hello(self.hello) or {}
+  local name = hello.server_name
   local chosen = name and self.sni_map and self.sni_map[name]
   if chosen then
     self.conn:use_context(getmetatable(chosen) == LContext and chosen.context or chosen)
@@ -477,15 +430,16 @@ local function hello_select(self, deadline)
       "handshake_failed"
   end
   local alpn = chosen and getmetatable(chosen) == LContext and chosen.server_alpn or self.lctx.server_alpn
-  if alpn and #hello.alpn > 0 then
+  local offered_alpn = hello.alpn or {}
+  if alpn and #offered_alpn > 0 then
     local pick
     if type(alpn) == "function" then
-      pick = alpn(hello.alpn)
+      pick = alpn(offered_alpn)
       if type(pick) == "table" then alpn, pick = pick, nil end
     end
     if not pick and type(alpn) == "table" then
       local offered = {}
-      for _, p in ipairs(hello.alpn) do offered[p] = true end
+      for _, p in ipairs(offered_alpn) do offered[p] = true end
       for _, p in ipairs(alpn) do if offered[p] then pick = p; break end end
     end
     if type(pick) == "string" and #pick > 0 and not pick:find(",", 1, true) then self.conn:set_alpn(pick) end
@@ -524,53 +478,28 @@ local function fill(self, deadline)
     if code ~= "wantread" and code ~= "timeout" and code ~= "wantwrite" then self.rerr = { err, code } end
     return nil, err, code
   end
-  append(self, d)
+  self.rbuf:append(d)
   self.received = self.received + #d
   drain(self)
   return true
 end
 
 -- receive([pattern [, prefix]]): "*l"/"l" (a line, LF-terminated, CRs dropped), "*a"/"a"
--- (until the peer closes), a number of bytes. LuaSocket's buffer rules.
+-- (until the peer closes), a number of bytes. LuaSocket's buffer rules (wolfssl.buffer).
 function SSL:receive(pattern, prefix)
   pattern = pattern or "*l"
   prefix = prefix or ""
-  local kind
-  if type(pattern) == "number" then
-    kind = "n"
-  elseif pattern == "*l" or pattern == "l" then
-    kind = "l"
-  elseif pattern == "*a" or pattern == "a" then
-    kind = "a"
-  else
-    error("bad argument #1 to 'receive' (invalid receive pattern)", 2)
-  end
+  local kind = buffer.kind(pattern)
+  if not kind then error("bad argument #1 to 'receive' (invalid receive pattern)", 2) end
   if self.state ~= "connected" then return nil, "closed", prefix end
   local deadline = deadline_of(self)
   -- LuaSocket counts the prefix in a number pattern: receive(5, "ab") reads 3 bytes
   local want = kind == "n" and math.max(math.floor(pattern) - #prefix, 0)
-  local parts = {} -- "*a": what has arrived so far, concatenated once
-  while true do
-    if kind == "l" then
-      local i = self.buf:find("\n", self.pos, true)
-      if i then
-        local line = take_buf(self, i - self.pos + 1):sub(1, -2):gsub("\r", "")
-        return prefix .. line, nil, nil
-      end
-    elseif kind == "n" then
-      if avail(self) >= want then return prefix .. take_buf(self, want), nil, nil end
-    else
-      parts[#parts + 1] = take_buf(self, avail(self))
-    end
-    local ok, err, code = fill(self, deadline)
-    if not ok then
-      local partial = table.concat(parts) .. take_buf(self, avail(self))
-      if kind == "l" then partial = partial:gsub("\r", "") end
-      -- "*a" ends well at the close if it got anything (LuaSocket's recvall)
-      if kind == "a" and code == "closed" and #partial > 0 then return prefix .. partial, nil, nil end
-      return nil, lsec_error(self, err, code, "read"), prefix .. partial
-    end
-  end
+  local data, partial, err, code = self.rbuf:receive(kind, want, function() return fill(self, deadline) end)
+  if data then return prefix .. data, nil, nil end
+  -- "*a" ends well at the close if it got anything (LuaSocket's recvall)
+  if kind == "a" and code == "closed" and #partial > 0 then return prefix .. partial, nil, nil end
+  return nil, lsec_error(self, err, code, "read"), prefix .. partial
 end
 
 -- send(data [, i [, j]]) -> index of the last byte sent | nil, err, last index sent
@@ -631,7 +560,7 @@ end
 
 function SSL:getfd() return self.sock:getfd() end
 function SSL:setfd() error("setfd is not supported: wrap() a connected socket instead", 2) end
-function SSL:dirty() return self.state ~= "closed" and avail(self) > 0 end
+function SSL:dirty() return self.state ~= "closed" and self.rbuf:avail() > 0 end
 function SSL:want() return self.state == "closed" and "nothing" or self.wants end
 
 function SSL:getstats() return self.received, self.sent, socket.gettime() - self.birth end
@@ -691,6 +620,18 @@ function SSL:getpeerchain()
   return self.conn:peer_chain()
 end
 
+-- The words of a verify error's stable name: OpenSSL's numbers, then the binding's own
+-- (1001 ...).
+local function verify_text(name)
+  for _, range in ipairs({ { 1, 100 }, { 1001, 1100 } }) do
+    for code = range[1], range[2] do
+      local n, text = wolfssl.verify_error(code)
+      if n == name then return text end
+    end
+  end
+  return name
+end
+
 -- true, or false and why: the failure text, or (verifyext lsec_continue) a table of
 -- messages per depth, as LuaSec gives them.
 function SSL:getpeerverification()
@@ -699,14 +640,7 @@ function SSL:getpeerverification()
   if errors then return false, errors end
   local info = self.conn:info()
   if info.verified then return true end
-  if info.verify_error then
-    local _, text = wolfssl.verify_error(0)
-    for code = 1, 100 do
-      local name, t = wolfssl.verify_error(code)
-      if name == info.verify_error then text = t; break end
-    end
-    return false, text
-  end
+  if info.verify_error then return false, verify_text(info.verify_error) end
   return false, "peer certificate not verified (verify = \"none\")"
 end
 
@@ -759,43 +693,31 @@ end
 
 function SSL:getfinished()
   if self.state ~= "connected" then return nil, "closed" end
-  if self.conn.finished then return self.conn:finished() end
-  return nil
+  return self.conn:finished()
 end
 
 function SSL:getpeerfinished()
   if self.state ~= "connected" then return nil, "closed" end
-  if self.conn.peer_finished then return self.conn:peer_finished() end
-  return nil
+  return self.conn:peer_finished()
 end
 
 -- The lua-wolfssl Connection underneath, for everything LuaSec has no name for.
 function SSL:connection() return self.conn end
 
 ---------------------------------------------------------------------------------------
--- LuaSec's certificate method names, on lua-wolfssl's Certificate. They forward to the
--- verification issue's methods (fingerprint, not_before, …) where the build has them.
+-- LuaSec's certificate method names, on lua-wolfssl's Certificate, over its own methods.
 
 local Cert = wolfssl.Certificate
 local function alias(name, fn) if Cert[name] == nil then Cert[name] = fn end end
-local function need(cert, method)
-  if not cert[method] then error("Certificate:" .. method .. "() is not in this build of lua-wolfssl", 3) end
-end
-alias("digest", function(self, alg)
-  need(self, "fingerprint")
-  local fp = self:fingerprint(alg or "sha1")
-  if fp:find("^[%x:]+$") then return (fp:gsub(":", ""):lower()) end
-  return (fp:gsub(".", function(c) return ("%02x"):format(c:byte()) end))
-end)
+alias("digest", function(self, alg) return self:fingerprint(alg or "sha1") end)
 local function asn1_time(epoch) return os.date("!%b %d %H:%M:%S %Y GMT", epoch) end
-alias("notbefore", function(self) need(self, "not_before"); return asn1_time(self:not_before()) end)
-alias("notafter", function(self) need(self, "not_after"); return asn1_time(self:not_after()) end)
+alias("notbefore", function(self) return asn1_time(self:not_before()) end)
+alias("notafter", function(self) return asn1_time(self:not_after()) end)
 alias("validat", function(self, t)
-  need(self, "not_before")
   t = t or os.time()
   return self:not_before() <= t and t <= self:not_after()
 end)
-alias("getsignaturename", function(self) need(self, "signature_algorithm"); return self:signature_algorithm() end)
+alias("getsignaturename", function(self) return self:signature_algorithm() end)
 
 ---------------------------------------------------------------------------------------
 -- connect(host, port [, params]): TCP connect, wrap, SNI, checked host name, handshake.

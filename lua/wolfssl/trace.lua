@@ -139,15 +139,8 @@ local function bytes_of(v, what)
   return v
 end
 
-local function random_bytes(n)
-  local f = io.open("/dev/urandom", "rb")
-  local s = f and f:read(n)
-  if f then f:close() end
-  if s and #s == n then return s end
-  local t = {}
-  for i = 1, n do t[i] = char(math.random(0, 255)) end
-  return concat(t)
-end
+-- wolfSSL's generator (wolfssl.random): reseeded after fork, never math.random
+local random_bytes = core.random
 M.random_bytes = random_bytes
 
 ---------------------------------------------------------------------------------------
@@ -711,10 +704,15 @@ local SHARE_SIZES = { x25519 = 32, x448 = 56 }
 
 function M.client_hello(o)
   o = o or {}
-  local versions = o.versions or { "TLSv1.3", "TLSv1.2" }
+  -- the context's spellings ("tls1.3") are taken too, as wolfssl.context takes IANA's
+  local SPELLINGS = { ["tls1.3"] = "TLSv1.3", ["tls1.2"] = "TLSv1.2" }
+  local versions = {}
+  for i, v in ipairs(o.versions or { "TLSv1.3", "TLSv1.2" }) do versions[i] = SPELLINGS[v] or v end
   local tls13, tls12 = false, false
   for _, v in ipairs(versions) do
-    if v == "TLSv1.3" or v == 0x0304 then tls13 = true else tls12 = true end
+    if v == "TLSv1.3" or v == 0x0304 then tls13 = true
+    elseif CODES.versions[v] or type(v) == "number" then tls12 = true
+    else error(("unknown version '%s' (\"TLSv1.3\", \"TLSv1.2\", ... or a number)"):format(tostring(v)), 2) end
   end
   local groups = o.groups or { "x25519", "secp256r1", "secp384r1" }
   local x = {}
@@ -765,6 +763,10 @@ function M._hello_dispatch(conn, fn, bytes)
       error(("on_client_hello returned an unknown alert '%s'"):format(tostring(alert)), 0)
     end
     return false, code
+  end
+  -- the same rule as the other callbacks: a value that is not an answer is a mistake
+  if r ~= nil and r ~= true then
+    error(("on_client_hello must return nil, true, false or wolfssl.PAUSE (got %s)"):format(type(r)), 0)
   end
   return true
 end

@@ -110,7 +110,7 @@ return function(M)
     end,
     apply = function(ctx, v)
       if not v then return true end
-      if ctx:role() ~= "client" then return nil, "ocsp_stapling is a client option (servers use ocsp_response)" end
+      if ctx:role() ~= "client" then error("option 'ocsp_stapling' is for client contexts (servers use ocsp_response)", 0) end
       stapling[ctx] = true
       return ctx:enable_ocsp_stapling(v == "required")
     end,
@@ -136,7 +136,7 @@ return function(M)
       if type(v) ~= "string" and type(v) ~= "function" then bad_option(name, "bytes or a function", v) end
     end,
     apply = function(ctx, v, o)
-      if ctx:role() ~= "server" then return nil, "ocsp_response is a server option (clients use ocsp_stapling)" end
+      if ctx:role() ~= "server" then error("option 'ocsp_response' is for server contexts (clients use ocsp_stapling)", 0) end
       -- wolfSSL's server needs its certificate's issuer in its own verify store to
       -- staple at all (item 11): load the chain that came with the certificate.
       for _, pem in ipairs(issuers_of(o.certificate or {})) do
@@ -161,7 +161,8 @@ return function(M)
         if v == nil then v = o.certificate ~= nil and tls13 end
         pha[ctx] = v or nil
       elseif v then
-        return nil, "post_handshake_auth is a client option (servers call conn:request_certificate())"
+        -- an option on the wrong side is a programming error: it raises, as session.lua's do
+        error("option 'post_handshake_auth' is for client contexts (servers call conn:request_certificate())", 0)
       end
       return true
     end,
