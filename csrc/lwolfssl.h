@@ -62,6 +62,7 @@ enum { VERIFY_NONE = 0, VERIFY_PEER = 1, VERIFY_REQUIRED = 2 };
 #define CONN_TICKET_CHECK 0x10 /* TLS 1.2 ticket offered: look at the server's reply first */
 #define CONN_TICKET_DROPPED 0x20 /* the server ignored our ticket: full handshake */
 #define CONN_OBSERVED 0x40 /* record.c has decided whether the connection is traced */
+#define CONN_KEYLOG 0x80   /* keep TLS 1.3 key-log lines for conn:keylog() (keys.c) */
 
 typedef struct Trace Trace; /* record.c: the trace and the ClientHello hook's state */
 
@@ -94,7 +95,8 @@ typedef struct Conn {
   /* sessions, server decisions, PSK, key material (session.c, server.c, psk.c,
    * tickets.c, keys.c); allocated on first use, freed by session_conn_free */
   struct ConnExtra *x;
-  Trace *trace;      /* record.c: NULL unless on_message / on_client_hello is set */
+  Trace *trace;      /* record.c: NULL unless on_message / on_client_hello / a key log is set */
+  struct Conn *key_outer; /* record.c: the connection whose driving call this one interrupted */
 } Conn;
 
 /* core.c */
@@ -209,7 +211,11 @@ int psk_handshake_failed(lua_State *L, Conn *c);
 /* keys.c: exporter, Finished, randoms, key log, key update */
 extern const luaL_Reg keys_conn_methods[];
 int keys_handshake_done(lua_State *L, Conn *c);
-void keys_context_init(WOLFSSL_CTX *ctx);
+/* record.c's HKDF hook found a TLS 1.3 secret of a key-logging connection: log it.
+ * 0, or -1 when the key-log callback failed (c->cb_error set). */
+int keys_tls13_secret(Conn *c, const unsigned char *label, size_t label_len, const unsigned char *secret,
+                      size_t n);
+int keys_wanted(lua_State *L, Conn *c); /* does c keep a key log? (decided at its first call) */
 
 /* per-connection state of the files above */
 typedef struct ConnExtra {
@@ -224,7 +230,8 @@ typedef struct ConnExtra {
   int psk_unknown;           /* the server refused an identity in this handshake */
   int done_hooks;            /* session_handshake_done ran */
   char *reject_msg;          /* a server callback refused the handshake: why */
-  char *keylog;              /* NSS lines from wolfSSL's key-log callback (if built) */
+  char *keylog;              /* NSS key-log lines kept for keylog(), '\n'-separated */
+  int keylog_seen;           /* TLS 1.3 secrets already logged (bit per label, keys.c) */
 } ConnExtra;
 
 /* A server callback refuses the handshake (its alert is sent by wolfSSL): remember why,

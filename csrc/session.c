@@ -411,7 +411,6 @@ int session_ticket_lookahead(Conn *c) {
 /* Every context gets the binding's callbacks; each does nothing until Lua asks for it. */
 void session_context_init(WOLFSSL_CTX *ctx, int role) {
   wolfSSL_CTX_sess_set_new_cb(ctx, session_new_cb);
-  keys_context_init(ctx);
   if (role == ROLE_SERVER) server_context_init(ctx);
 }
 

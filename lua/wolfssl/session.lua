@@ -205,9 +205,12 @@ return function(M)
   })
 
   -------------------------------------------------------------------------------------
-  -- Key log (NSS format, for Wireshark): keylog = path | function(line) | true, where
-  -- true means "the file named by SSLKEYLOGFILE, if set". Opt-in only: the environment
-  -- variable alone never turns it on.
+  -- Key log (NSS format, for Wireshark): keylog = path | function(line, conn) | true,
+  -- where true means "the file named by SSLKEYLOGFILE, if set". Opt-in only: the
+  -- environment variable alone never turns it on, and keylog = true without it costs
+  -- nothing. TLS 1.2 gives one CLIENT_RANDOM line after the handshake; TLS 1.3 five lines
+  -- (handshake and application traffic secrets of both sides, exporter secret), each as
+  -- its secret is derived (csrc/keys.c, csrc/record.c).
 
   local function file_writer(path)
     return function(line)
@@ -218,25 +221,52 @@ return function(M)
     end
   end
 
+  local function check_keylog(v, name)
+    if v ~= true and type(v) ~= "string" and type(v) ~= "function" then
+      bad(name, "a path, a function(line, conn) or true", v)
+    end
+  end
+
+  -- path | function | true -> the function lines go to, or nil (true without
+  -- SSLKEYLOGFILE), or nil, message
+  local function keylog_sink(v)
+    if v == true then
+      v = os.getenv("SSLKEYLOGFILE")
+      if v == nil or v == "" then return nil end
+    end
+    if type(v) == "string" then
+      local f, err = io.open(v, "a")
+      if not f then return nil, "cannot open the key log: " .. tostring(err) end
+      f:close()
+      return file_writer(v)
+    end
+    return v
+  end
+
   option("keylog", {
-    check = function(v, name)
-      if v ~= true and type(v) ~= "string" and type(v) ~= "function" then
-        bad(name, "a path, a function(line) or true (SSLKEYLOGFILE)", v)
-      end
-    end,
+    check = check_keylog,
     apply = function(ctx, v)
-      if v == true then
-        v = os.getenv("SSLKEYLOGFILE")
-        if v == nil or v == "" then return true end
-      end
-      if type(v) == "string" then
-        local f, err = io.open(v, "a")
-        if not f then return nil, "cannot open the key log: " .. tostring(err) end
-        f:close()
-        v = file_writer(v)
-      end
-      ctx:set_handler("on_keylog", v)
+      local fn, err = keylog_sink(v)
+      if err then return nil, err end
+      if fn then ctx:set_handler("on_keylog", fn) end
       return true
     end,
   })
+
+  -- ctx:connection{keylog = path | function(line, conn) | true}: this connection's key
+  -- log (instead of the context's); true keeps the lines for conn:keylog() only.
+  M._connection_options.keylog = true
+  table.insert(M._connection_setup, function(conn, opts)
+    local v = opts.keylog
+    if v == nil then return true end
+    if v ~= true and type(v) ~= "string" and type(v) ~= "function" then
+      conn:close()
+      error("bad option 'keylog': expected a path, a function(line, conn) or true (got " .. type(v) .. ")", 4)
+    end
+    if v == true then return conn:set_keylog(true) end
+    local fn, err = keylog_sink(v)
+    if not fn then return nil, err end
+    conn:set_handler("on_keylog", fn)
+    return true
+  end)
 end
