@@ -43,6 +43,10 @@ typedef struct VerifyPolicy {
 #define VERIFY_ERR_OCSP_NO_STAPLE 1003
 #define VERIFY_ERR_OCSP_BAD_RESPONSE 1004
 #define VERIFY_ERR_NO_PEER_CERT 1005
+/* a resumed connection verifies no certificate: the outcome comes with the session */
+#define VERIFY_ERR_SESSION_NOT_VERIFIED 1006 /* its handshake did not verify the peer */
+#define VERIFY_ERR_SESSION_OTHER_HOST 1007   /* verified for another name (or none) */
+#define VERIFY_ERR_SESSION_UNKNOWN 1008      /* the session does not say */
 
 typedef struct Context {
   WOLFSSL_CTX *ctx;
@@ -90,7 +94,8 @@ typedef struct Conn {
   char *verify_subject;
   int verify_seen;   /* the verify callback ran with a certificate */
   char *verify_reason;  /* the failure in words, when more precise than the error's text */
-  int verify_override;  /* an error on_verify accepted (the peer is then not "verified") */
+  int verify_override;  /* why the peer is not "verified" though the handshake went on: an
+                         * error on_verify accepted, or a resumed session's VERIFY_ERR_SESSION_* */
   int verify_deferred;  /* a CA certificate was rejected: fail at the leaf (verify.c) */
   /* sessions, server decisions, PSK, key material (session.c, server.c, psk.c,
    * tickets.c, keys.c); allocated on first use, freed by session_conn_free */
@@ -184,10 +189,23 @@ typedef struct PasswordArg {
   int called;
 } PasswordArg;
 
+/* How the peer of the handshake that made a session was verified (session.c): carried
+ * by Session objects and their export, handed to the connections that resume them. */
+typedef struct SessionVerify {
+  int known;           /* 0: nothing is known (a bare wolfSSL session) */
+  int verified;        /* the peer's certificate passed verification */
+  int error;           /* else why not (a verify error on_verify accepted), or 0 */
+  char *host;          /* the name it was checked against (client side), or NULL */
+  unsigned char *chain; /* the verified chain: DER certificates, each after a 3-byte length */
+  size_t chain_len;
+} SessionVerify;
+
 /* session.c: Session userdata, client sessions, the TLS 1.2 ticket look-ahead */
 void session_open(lua_State *L);
-int session_push(lua_State *L, WOLFSSL_SESSION *s); /* takes the reference */
-WOLFSSL_SESSION *session_from_value(lua_State *L, int i, char **err);
+int session_push(lua_State *L, WOLFSSL_SESSION *s, Conn *c); /* takes the reference; c: made by */
+WOLFSSL_SESSION *session_from_value(lua_State *L, int i, char **err, SessionVerify *v);
+void session_verify_free(SessionVerify *v);
+int session_peer_verified(lua_State *L, Conn *c); /* the outcome a new session/ticket carries */
 int tickets_session_new(WOLFSSL *ssl, WOLFSSL_SESSION *s);
 void session_context_init(WOLFSSL_CTX *ctx, int role);
 int session_ticket_lookahead(Conn *c); /* from the recv callback; <0 = CBIO code */
@@ -222,7 +240,8 @@ typedef struct ConnExtra {
   /* on_ticket_key answers, cached: wolfSSL asks up to 27 times per handshake (item 6) */
   unsigned char tk_name[16];
   int tk_state;              /* 0 nothing cached, 1 known (keys below), 2 unknown name */
-  unsigned char tk_keys[64]; /* AES-256 key | HMAC-SHA256 key */
+  unsigned char tk_keys[128]; /* AES-256 key | HMAC-SHA256 key, then the same for tickets
+                              * of verified clients (tickets.c) */
   /* PSK answers, cached for the same reason (item 9a): identity -> key */
   char *psk_identity;
   unsigned char *psk_key;
@@ -232,6 +251,11 @@ typedef struct ConnExtra {
   char *reject_msg;          /* a server callback refused the handshake: why */
   char *keylog;              /* NSS key-log lines kept for keylog(), '\n'-separated */
   int keylog_seen;           /* TLS 1.3 secrets already logged (bit per label, keys.c) */
+  /* verification of a resumed connection (session.c): what the session says */
+  SessionVerify offered;     /* client: the session set_session offered */
+  SessionVerify looked_up;   /* server: the session on_session_lookup returned */
+  int tk_family;             /* server: ticket opened by tickets.c: 0 no, 1 unverified, 2 verified */
+  int resume_applied;        /* the resumed outcome is in the connection's verify fields */
 } ConnExtra;
 
 /* A server callback refuses the handshake (its alert is sent by wolfSSL): remember why,
