@@ -204,8 +204,16 @@ typedef struct SessionVerify {
 void session_open(lua_State *L);
 int session_push(lua_State *L, WOLFSSL_SESSION *s, Conn *c); /* takes the reference; c: made by */
 WOLFSSL_SESSION *session_from_value(lua_State *L, int i, char **err, SessionVerify *v);
-void session_verify_free(SessionVerify *v);
-int session_peer_verified(lua_State *L, Conn *c); /* the outcome a new session/ticket carries */
+
+/* resumed.c: the SessionVerify record, its export, what a resumed connection reports */
+void resumed_free(SessionVerify *v);
+int resumed_copy(SessionVerify *to, const SessionVerify *from); /* -1: out of memory */
+void resumed_record(lua_State *L, Conn *c, SessionVerify *v); /* c's outcome, for a new session */
+void resumed_apply(lua_State *L, Conn *c); /* a resumed c takes its session's outcome (once) */
+int resumed_peer_verified(lua_State *L, Conn *c); /* the outcome a new session/ticket carries */
+WOLFSSL_SESSION *resumed_decode(const unsigned char *p, size_t n, SessionVerify *v); /* NULL: bad */
+void resumed_encode(luaL_Buffer *b, const SessionVerify *v, const unsigned char *der, size_t n);
+int resumed_push_table(lua_State *L, const SessionVerify *v);
 int tickets_session_new(WOLFSSL *ssl, WOLFSSL_SESSION *s);
 void session_context_init(WOLFSSL_CTX *ctx, int role);
 int session_ticket_lookahead(Conn *c); /* from the recv callback; <0 = CBIO code */

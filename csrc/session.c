@@ -13,37 +13,17 @@
  *    recognisable there (the message after ServerHello is a Certificate, not a
  *    ChangeCipherSpec), and dropping the ticket at that point makes wolfSSL run the full
  *    handshake, so the script gets a working, non-resumed connection.
+
  *
- * Verification of resumed connections. A resumed handshake verifies no certificate, and
- * wolfSSL keeps no verification result in its sessions (its get_verify_result is 0 on
- * any resumed connection, verified or not; measured on 5.5.4). As OpenSSL does (the
- * result is stored in the session, and Python's ssl relies on it), each Session carries
- * the outcome of the handshake that made it (SessionVerify: verified or not, the error,
- * the host name it was checked against, the verified chain), in memory and in its
- * export, and a connection that resumes it reports that outcome:
- *  - client: verified only if the session was verified for the same server_name
- *    (compared as the host check compares: DNS names without case, IP literals as
- *    addresses); else session_not_verified / session_for_other_host / the error
- *    on_verify accepted. wolfSSL restores the peer's chain from the session
- *    (SESSION_CERTS), so peer_certificate() works; verified_chain() comes from the
- *    session too.
- *  - server: tickets carry no certificate. tickets.c marks each ticket with the outcome
- *    (its keys differ for tickets of verified clients) and the binding's session cache
- *    keeps the outcome with the exported session; wolfSSL's own process-wide cache keeps
- *    none (session_verification_unknown).
- * The export format is the binding's own: "LWS" 1, flags, error, host, chain, then
- * wolfSSL's i2d bytes. Bare wolfSSL i2d bytes (lua-wolfssl before this format) still
- * import, with the outcome unknown. */
+ * Each Session also carries how the peer of the handshake that made it was verified,
+ * in memory and in its export (resumed.c), so that a connection resuming it can say. */
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
-#include <arpa/inet.h>
-#include <stdint.h>
 
 #include "lwolfssl.h"
 
@@ -51,145 +31,6 @@ typedef struct Session {
   WOLFSSL_SESSION *s;
   SessionVerify v;
 } Session;
-
-/* ---- the verification record ---------------------------------------------------------- */
-
-#define EXPORT_MAGIC "LWS\x01" /* "LWS", format version 1 */
-#define EXPORT_HDR 4
-#define SV_KNOWN 1
-#define SV_VERIFIED 2
-
-void session_verify_free(SessionVerify *v) {
-  free(v->host);
-  free(v->chain);
-  memset(v, 0, sizeof *v);
-}
-
-static int session_verify_copy(SessionVerify *to, const SessionVerify *from) {
-  session_verify_free(to);
-  *to = *from;
-  to->host = NULL;
-  to->chain = NULL;
-  if (from->host && (to->host = lw_strdup(from->host)) == NULL) return -1;
-  if (from->chain_len) {
-    if ((to->chain = malloc(from->chain_len)) == NULL) return -1;
-    memcpy(to->chain, from->chain, from->chain_len);
-  }
-  return 0;
-}
-
-/* The list of DER strings at the top of L's stack -> v->chain (3-byte length + DER each) */
-static void session_chain_from_list(lua_State *L, SessionVerify *v) {
-  size_t total = 0, off = 0, n;
-  int i, k = (int)lua_rawlen(L, -1);
-  for (i = 1; i <= k; i++) {
-    lua_rawgeti(L, -1, i);
-    if (lua_type(L, -1) == LUA_TSTRING && (lua_tolstring(L, -1, &n), n < (1u << 24))) total += 3 + n;
-    lua_pop(L, 1);
-  }
-  if (total == 0 || (v->chain = malloc(total)) == NULL) return;
-  for (i = 1; i <= k; i++) {
-    const char *d;
-    lua_rawgeti(L, -1, i);
-    if (lua_type(L, -1) == LUA_TSTRING && (d = lua_tolstring(L, -1, &n), n < (1u << 24))) {
-      v->chain[off] = (unsigned char)(n >> 16);
-      v->chain[off + 1] = (unsigned char)(n >> 8);
-      v->chain[off + 2] = (unsigned char)n;
-      memcpy(v->chain + off + 3, d, n);
-      off += 3 + n;
-    }
-    lua_pop(L, 1);
-  }
-  v->chain_len = off;
-}
-
-/* v->chain -> a list of DER strings pushed on L (a malformed chain stops early) */
-static void session_chain_push(lua_State *L, const SessionVerify *v) {
-  size_t off = 0;
-  int k = 0;
-  lua_newtable(L);
-  while (off + 3 <= v->chain_len) {
-    size_t n = (size_t)v->chain[off] << 16 | (size_t)v->chain[off + 1] << 8 | v->chain[off + 2];
-    if (off + 3 + n > v->chain_len) break;
-    lua_pushlstring(L, (const char *)v->chain + off + 3, n);
-    lua_rawseti(L, -2, ++k);
-    off += 3 + n;
-  }
-}
-
-/* Same name as the connection checks, by the host check's rules: IP literals as parsed
- * addresses, DNS names without case (a trailing dot is already gone from both). */
-static int session_same_host(const Conn *c, const char *host) {
-  unsigned char ip[16];
-  int len = 0;
-  if (host == NULL) return 0;
-  if (inet_pton(AF_INET, host, ip) == 1) len = 4;
-  else if (inet_pton(AF_INET6, host, ip) == 1) len = 16;
-  if (len || c->host_is_ip) return len == c->host_is_ip && memcmp(ip, c->host_ip, (size_t)len) == 0;
-  return strcasecmp(host, c->host) == 0;
-}
-
-static void session_set_verified_chain(lua_State *L, Conn *c, const SessionVerify *v) {
-  if (!lua_checkstack(L, 4) || !conn_push(L, c)) return;
-  LW_GETUV(L, -1);
-  if (v && v->chain_len) session_chain_push(L, v);
-  else lua_pushnil(L);
-  lua_setfield(L, -2, "verified_chain");
-  lua_pop(L, 2);
-}
-
-/* A resumed connection verified no certificate: give it the outcome its session
- * records (see the top of this file). Once, when the handshake is done, or earlier
- * when a new session is made from it during the handshake (a renewed TLS 1.2 ticket). */
-static void session_apply_resumed(lua_State *L, Conn *c) {
-  ConnExtra *x = session_extra(c);
-  const SessionVerify *v = NULL;
-  SessionVerify t;
-  int why = 0;
-  if (x == NULL || x->resume_applied || c->ssl == NULL || !wolfSSL_session_reused(c->ssl)) return;
-  x->resume_applied = 1;
-  memset(&t, 0, sizeof t);
-  if (c->role == ROLE_CLIENT) {
-    v = x->offered.known ? &x->offered : NULL;
-    if (v && v->verified && c->host && !session_same_host(c, v->host)) why = VERIFY_ERR_SESSION_OTHER_HOST;
-  } else {
-    if (wolfSSL_get_verify_mode(c->ssl) == WOLFSSL_VERIFY_NONE) return; /* as a full handshake */
-    if (x->tk_family) { /* a ticket tickets.c opened: its keys say (no certificate in it) */
-      t.known = 1;
-      t.verified = x->tk_family == 2;
-      v = &t;
-    } else if (x->looked_up.known) {
-      v = &x->looked_up;
-    }
-  }
-  if (v == NULL) why = VERIFY_ERR_SESSION_UNKNOWN;
-  else if (!v->verified) why = v->error ? v->error : VERIFY_ERR_SESSION_NOT_VERIFIED;
-  c->verify_seen = 1;
-  c->verify_override = why;
-  session_set_verified_chain(L, c, why ? NULL : v);
-}
-
-/* Did connection c verify its peer, as a session or ticket made now should record it?
- * (A resumed connection answers with its session's outcome.) */
-int session_peer_verified(lua_State *L, Conn *c) {
-  if (L) session_apply_resumed(L, c);
-  return c->verify_seen && c->verify_err == 0 && c->verify_override == 0;
-}
-
-/* The outcome connection c gives the sessions made from it. */
-static void session_outcome(lua_State *L, Conn *c, SessionVerify *v) {
-  memset(v, 0, sizeof *v);
-  v->known = 1;
-  v->verified = session_peer_verified(L, c);
-  v->error = c->verify_err ? c->verify_err : c->verify_override;
-  if (c->role == ROLE_CLIENT && c->host) v->host = lw_strdup(c->host);
-  if (v->verified && lua_checkstack(L, 4) && conn_push(L, c)) {
-    LW_GETUV(L, -1);
-    lua_getfield(L, -1, "verified_chain");
-    if (lua_istable(L, -1)) session_chain_from_list(L, v);
-    lua_pop(L, 3);
-  }
-}
 
 /* ---- the object ----------------------------------------------------------------------- */
 
@@ -201,7 +42,7 @@ int session_push(lua_State *L, WOLFSSL_SESSION *s, Conn *c) {
   u->s = s;
   luaL_getmetatable(L, LW_SESSION);
   lua_setmetatable(L, -2);
-  if (c) session_outcome(L, c, &u->v);
+  if (c) resumed_record(L, c, &u->v);
   return 1;
 }
 
@@ -211,73 +52,6 @@ static Session *session_check(lua_State *L, int i) {
   return u;
 }
 
-static uint32_t get32(const unsigned char *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put32(unsigned char *p, uint32_t v) {
-  p[0] = (unsigned char)(v >> 24);
-  p[1] = (unsigned char)(v >> 16);
-  p[2] = (unsigned char)(v >> 8);
-  p[3] = (unsigned char)v;
-}
-
-/* Exported bytes -> a session and its record (v may be NULL). NULL if malformed. */
-static WOLFSSL_SESSION *session_decode(const unsigned char *p, size_t n, SessionVerify *v) {
-  SessionVerify t;
-  const unsigned char *der;
-  size_t off, hl, cl, dl;
-  WOLFSSL_SESSION *s;
-  memset(&t, 0, sizeof t);
-  if (n < EXPORT_HDR || memcmp(p, EXPORT_MAGIC, EXPORT_HDR) != 0) { /* bare wolfSSL bytes */
-    der = p;
-    s = n > 0 && n <= 65536 ? wolfSSL_d2i_SSL_SESSION(NULL, &der, (long)n) : NULL;
-    if (s && v) session_verify_free(v);
-    return s;
-  }
-  off = EXPORT_HDR;
-  if (n < off + 1 + 4 + 2) return NULL;
-  t.known = (p[off] & SV_KNOWN) != 0;
-  t.verified = (p[off] & SV_VERIFIED) != 0;
-  t.error = (int)(int32_t)get32(p + off + 1);
-  hl = (size_t)p[off + 5] << 8 | p[off + 6];
-  off += 7;
-  if (n < off + hl + 4) return NULL;
-  if (hl && memchr(p + off, '\0', hl) == NULL) {
-    if ((t.host = malloc(hl + 1)) == NULL) return NULL;
-    memcpy(t.host, p + off, hl);
-    t.host[hl] = '\0';
-  } else if (hl) {
-    return NULL;
-  }
-  off += hl;
-  cl = get32(p + off);
-  off += 4;
-  if (n < off + cl + 4 || cl > 1u << 20) goto bad;
-  if (cl) {
-    if ((t.chain = malloc(cl)) == NULL) goto bad;
-    memcpy(t.chain, p + off, cl);
-    t.chain_len = cl;
-  }
-  off += cl;
-  dl = get32(p + off);
-  off += 4;
-  if (dl == 0 || dl > 65536 || n != off + dl) goto bad;
-  der = p + off;
-  s = wolfSSL_d2i_SSL_SESSION(NULL, &der, (long)dl);
-  if (s == NULL) goto bad;
-  if (v) {
-    session_verify_free(v);
-    *v = t;
-  } else {
-    session_verify_free(&t);
-  }
-  return s;
-bad:
-  session_verify_free(&t);
-  return NULL;
-}
-
 /* A new WOLFSSL_SESSION reference from the value at i: a Session (copied), exported
  * bytes, or nil (-> NULL), and its record in *v (if v). Anything else: NULL and a
  * message in *err. Never raises. */
@@ -285,54 +59,39 @@ WOLFSSL_SESSION *session_from_value(lua_State *L, int i, char **err, SessionVeri
   Session *u;
   if (lua_isnil(L, i)) return NULL;
   if ((u = luaL_testudata(L, i, LW_SESSION)) != NULL && u->s) {
-    if (v && session_verify_copy(v, &u->v) != 0) return NULL;
+    if (v && resumed_copy(v, &u->v) != 0) return NULL;
     return wolfSSL_SESSION_dup(u->s);
   }
   if (lua_type(L, i) == LUA_TSTRING) {
     size_t n;
     const unsigned char *p = (const unsigned char *)lua_tolstring(L, i, &n);
-    WOLFSSL_SESSION *s = session_decode(p, n, v);
+    WOLFSSL_SESSION *s = resumed_decode(p, n, v);
     if (s == NULL && err && *err == NULL) *err = lw_strdup("on_session_lookup returned bytes that are not a session");
     return s;
   }
   if (err && *err == NULL) *err = lw_strdup("on_session_lookup must return a Session, exported bytes or nil");
   return NULL;
 }
-
 static int session_free(lua_State *L) {
   Session *u = luaL_checkudata(L, 1, LW_SESSION);
   if (u->s) {
     wolfSSL_SESSION_free(u->s);
     u->s = NULL;
   }
-  session_verify_free(&u->v);
+  resumed_free(&u->v);
   return 0;
 }
 
-/* sess:export() -> bytes: the binding's format (see the top of this file); holds the
- * session's secrets. wolfssl.session(bytes) reads it back. */
+/* sess:export() -> bytes: the binding's format (resumed.c); holds the session's
+ * secrets. wolfssl.session(bytes) reads it back. */
 static int session_export(lua_State *L) {
   Session *u = session_check(L, 1);
-  unsigned char *der = NULL, hdr[EXPORT_HDR + 7], len[4];
-  size_t hl = u->v.host ? strlen(u->v.host) : 0;
+  unsigned char *der = NULL;
   int n = wolfSSL_i2d_SSL_SESSION(u->s, &der);
   luaL_Buffer b;
   if (n <= 0 || der == NULL) return lw_error(L, "bad_input", "cannot serialise the session");
-  if (hl > 65535) hl = 0;
-  memcpy(hdr, EXPORT_MAGIC, EXPORT_HDR);
-  hdr[EXPORT_HDR] = (unsigned char)((u->v.known ? SV_KNOWN : 0) | (u->v.verified ? SV_VERIFIED : 0));
-  put32(hdr + EXPORT_HDR + 1, (uint32_t)u->v.error);
-  hdr[EXPORT_HDR + 5] = (unsigned char)(hl >> 8);
-  hdr[EXPORT_HDR + 6] = (unsigned char)hl;
   luaL_buffinit(L, &b);
-  luaL_addlstring(&b, (const char *)hdr, sizeof hdr);
-  if (hl) luaL_addlstring(&b, u->v.host, hl);
-  put32(len, (uint32_t)u->v.chain_len);
-  luaL_addlstring(&b, (const char *)len, 4);
-  if (u->v.chain_len) luaL_addlstring(&b, (const char *)u->v.chain, u->v.chain_len);
-  put32(len, (uint32_t)n);
-  luaL_addlstring(&b, (const char *)len, 4);
-  luaL_addlstring(&b, (const char *)der, (size_t)n);
+  resumed_encode(&b, &u->v, der, (size_t)n);
   XFREE(der, NULL, DYNAMIC_TYPE_OPENSSL);
   luaL_pushresult(&b);
   return 1;
@@ -346,7 +105,7 @@ static int session_import(lua_State *L) {
   WOLFSSL_SESSION *s;
   Session *u;
   memset(&v, 0, sizeof v);
-  if (n > 4 * 65536 || (s = session_decode(p, n, &v)) == NULL)
+  if (n > 4 * 65536 || (s = resumed_decode(p, n, &v)) == NULL)
     return lw_error(L, "bad_input", "not a serialised session");
   session_push(L, s, NULL);
   u = lua_touserdata(L, -1);
@@ -354,27 +113,9 @@ static int session_import(lua_State *L) {
   return 1;
 }
 
-/* sess:verification() -> {verified = bool, verify_error = name|nil, server_name = …|nil}
- * | nil: what the session records about the handshake that made it (nil: nothing, for
- * bytes from before the binding's format) */
+/* sess:verification() -> {verified, verify_error, server_name} | nil (resumed.c) */
 static int session_verification(lua_State *L) {
-  Session *u = session_check(L, 1);
-  if (!u->v.known) {
-    lua_pushnil(L);
-    return 1;
-  }
-  lua_createtable(L, 0, 3);
-  lua_pushboolean(L, u->v.verified);
-  lua_setfield(L, -2, "verified");
-  if (!u->v.verified) {
-    lua_pushstring(L, verify_error_name(u->v.error ? u->v.error : VERIFY_ERR_SESSION_NOT_VERIFIED));
-    lua_setfield(L, -2, "verify_error");
-  }
-  if (u->v.host) {
-    lua_pushstring(L, u->v.host);
-    lua_setfield(L, -2, "server_name");
-  }
-  return 1;
+  return resumed_push_table(L, &session_check(L, 1)->v);
 }
 
 /* sess:id() -> the session id bytes (TLS 1.3: wolfSSL's own 32-byte id) */
@@ -473,8 +214,8 @@ void session_conn_free(Conn *c) {
   free(c->x->psk_identity);
   free(c->x->reject_msg);
   free(c->x->keylog);
-  session_verify_free(&c->x->offered);
-  session_verify_free(&c->x->looked_up);
+  resumed_free(&c->x->offered);
+  resumed_free(&c->x->looked_up);
   if (c->x->psk_key) {
     memset(c->x->psk_key, 0, (size_t)(c->x->psk_key_len > 0 ? c->x->psk_key_len : 0));
     free(c->x->psk_key);
@@ -587,7 +328,7 @@ static int session_conn_set_session(lua_State *L) {
   if (wolfSSL_SESSION_has_ticket(u->s) == 1) c->flags |= CONN_TICKET_CHECK;
   { /* what the session says about its peer, for the connection if it resumes */
     ConnExtra *x = session_extra(c);
-    if (x == NULL || session_verify_copy(&x->offered, &u->v) != 0) return luaL_error(L, "out of memory");
+    if (x == NULL || resumed_copy(&x->offered, &u->v) != 0) return luaL_error(L, "out of memory");
   }
   lua_pushboolean(L, 1);
   return 1;
@@ -760,7 +501,7 @@ int session_handshake_done(lua_State *L, Conn *c) {
   if (c->x && c->x->done_hooks) return 0;
   x = session_extra(c);
   if (x) x->done_hooks = 1;
-  session_apply_resumed(L, c);
+  resumed_apply(L, c);
   return keys_handshake_done(L, c);
 }
 

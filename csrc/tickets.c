@@ -155,7 +155,7 @@ static int tickets_cb(WOLFSSL *ssl, unsigned char *name, unsigned char *iv, WOLF
   if (t == NULL || c == NULL || (x = session_extra(c)) == NULL) return -1;
   if (enc) {
     if (lw_rand_bytes(iv, WOLFSSL_TICKET_IV_SZ) != 0) return -1;
-    family = session_peer_verified(c->L, c) ? 1 : 0;
+    family = resumed_peer_verified(c->L, c) ? 1 : 0;
     iv[0] = (unsigned char)((iv[0] & 0xFE) | family);
   } else {
     family = iv[0] & 1;
@@ -316,7 +316,7 @@ static WOLFSSL_SESSION *tickets_session_get(WOLFSSL *ssl, const unsigned char *i
   lua_pop(L, 1);
   if (s && wolfSSL_SESSION_get_time(s) + wolfSSL_SESSION_get_timeout(s) < (long)time(NULL)) {
     wolfSSL_SESSION_free(s);
-    session_verify_free(&v);
+    resumed_free(&v);
     tickets_session_expired(c, L, id, len);
     return NULL;
   }
@@ -325,14 +325,14 @@ static WOLFSSL_SESSION *tickets_session_get(WOLFSSL *ssl, const unsigned char *i
    * context): the full handshake asks for the certificate */
   if (s && v.known && !v.verified && (wolfSSL_get_verify_mode(ssl) & WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT)) {
     wolfSSL_SESSION_free(s);
-    session_verify_free(&v);
+    resumed_free(&v);
     return NULL;
   }
   if (s && (x = session_extra(c)) != NULL) {
-    session_verify_free(&x->looked_up);
+    resumed_free(&x->looked_up);
     x->looked_up = v; /* the connection reports it if it resumes this session */
   } else {
-    session_verify_free(&v);
+    resumed_free(&v);
   }
   return s;
 }
