@@ -1,7 +1,9 @@
-/* Verification of resumed connections. A resumed handshake verifies no certificate, and
- * wolfSSL keeps no verification result in its sessions (wolfSSL_get_verify_result is 0
- * on every resumed connection, verified or not; measured on 5.5.4). As OpenSSL does (the
- * result is stored in the session; Python's ssl relies on it), each Session carries the
+/* Verification of resumed connections. A resumed handshake verifies no certificate.
+ * wolfSSL's session keeps only wolfSSL's own X509 result (peerVerifyRet, which
+ * wolfSSL_get_verify_result returns again on resumption; measured on 5.5.4): it is 0,
+ * "ok", after verify = none, and knows nothing of the binding's host-name check, policy
+ * and relaxations, nor of the name checked. So, as OpenSSL does with its own result
+ * (stored in the session; Python's ssl relies on it), each Session carries the
  * outcome of the handshake that made it (SessionVerify: verified or not, the error, the
  * host name it was checked against, the verified chain), in memory and in its export,
  * and a connection that resumes it reports that outcome in its verify fields:
@@ -176,16 +178,89 @@ static void put32(unsigned char *p, uint32_t v) {
   p[3] = (unsigned char)v;
 }
 
+/* wolfSSL 5.5.4's d2i_SSL_SESSION copies length-prefixed fields into fixed arrays, and
+ * its error path after a bad chain length frees garbage: a corrupted export crashed it
+ * (SEGV in wolfSSL_X509_free, found by mutating exports under ASan). So every input is
+ * first walked here, field by field, with the bounds wolfSSL's own sessions keep to
+ * (measured: at most 9 certificates of at most 2048 bytes; a larger certificate is not
+ * kept at all), and only bytes d2i parses without an error reach it. The layout (this
+ * build: HAVE_EXT_CACHE, SESSION_CERTS, TLS 1.3, tickets, OPENSSL_EXTRA):
+ *   side | bornOn u32 | timeout u32 | id len ≤ 32 | id | master secret (48) | haveEMS |
+ *   alt id len (0 | 32) | alt id | chain count ≤ 9 | (cert len u16 ≤ 2048 | cert)* |
+ *   version (3.x; 0.0 unset) | suite (2) | server id len u16 ≤ 20 | server id | id context len ≤ 32 |
+ *   id context | peerVerifyRet | named group u16 | ticketSeen (8) | ticketAdd u32 |
+ *   nonce len ≤ 8 | nonce | ticket len u16 | ticket
+ * A wolfSSL whose own empty session does not fit it (another version or build) gets the
+ * bytes unchecked, as before. */
+static int layout_walk(const unsigned char *p, size_t n) {
+  size_t off = 0, k;
+  int count, i;
+#define NEED(x) do { if (off > n || n - off < (size_t)(x)) return 0; } while (0)
+  NEED(10);
+  if (p[0] > 1 || p[9] > 32) return 0;
+  off = 10 + p[9];
+  NEED(48 + 2);
+  off += 48;
+  if (p[off] > 1 || (p[off + 1] != 0 && p[off + 1] != 32)) return 0;
+  off += 2 + p[off + 1];
+  NEED(1);
+  if ((count = p[off++]) > 9) return 0;
+  for (i = 0; i < count; i++) {
+    NEED(2);
+    k = (size_t)p[off] << 8 | p[off + 1];
+    if (k > 2048) return 0;
+    off += 2;
+    NEED(k);
+    off += k;
+  }
+  NEED(2 + 2 + 2);
+  if (p[off] != 3 && p[off] != 0) return 0; /* version major (0: a session never set up) */
+  off += 4;
+  k = (size_t)p[off] << 8 | p[off + 1];
+  if (k > 20) return 0;
+  off += 2;
+  NEED(k + 1);
+  off += k;
+  if (p[off] > 32) return 0;
+  off += 1 + p[off];
+  NEED(1 + 2 + 8 + 4 + 1);
+  off += 1 + 2 + 8 + 4;
+  if (p[off] > 8) return 0;
+  off += 1 + p[off];
+  NEED(2);
+  k = (size_t)p[off] << 8 | p[off + 1];
+  off += 2;
+  return n - off == k;
+#undef NEED
+}
+
+/* Does this wolfSSL serialise sessions as layout_walk expects? (its empty session) */
+static int layout_known(void) {
+  static int known = -1;
+  if (known < 0) {
+    WOLFSSL_SESSION *s = wolfSSL_SESSION_new();
+    unsigned char *der = NULL;
+    int n = s ? wolfSSL_i2d_SSL_SESSION(s, &der) : 0;
+    known = n > 0 && der && layout_walk(der, (size_t)n);
+    if (der) XFREE(der, NULL, DYNAMIC_TYPE_OPENSSL);
+    if (s) wolfSSL_SESSION_free(s);
+  }
+  return known;
+}
+
+static WOLFSSL_SESSION *resumed_d2i(const unsigned char *p, size_t n) {
+  if (n == 0 || n > 65536 || (layout_known() && !layout_walk(p, n))) return NULL;
+  return wolfSSL_d2i_SSL_SESSION(NULL, &p, (long)n);
+}
+
 /* Exported bytes -> a session and its record (v may be NULL). NULL if malformed. */
 WOLFSSL_SESSION *resumed_decode(const unsigned char *p, size_t n, SessionVerify *v) {
   SessionVerify t;
-  const unsigned char *der;
   size_t off, hl, cl, dl;
   WOLFSSL_SESSION *s;
   memset(&t, 0, sizeof t);
   if (n < EXPORT_HDR || memcmp(p, EXPORT_MAGIC, EXPORT_HDR) != 0) { /* bare wolfSSL bytes */
-    der = p;
-    s = n > 0 && n <= 65536 ? wolfSSL_d2i_SSL_SESSION(NULL, &der, (long)n) : NULL;
+    s = resumed_d2i(p, n);
     if (s && v) resumed_free(v);
     return s;
   }
@@ -217,8 +292,7 @@ WOLFSSL_SESSION *resumed_decode(const unsigned char *p, size_t n, SessionVerify 
   dl = get32(p + off);
   off += 4;
   if (dl == 0 || dl > 65536 || n != off + dl) goto bad;
-  der = p + off;
-  s = wolfSSL_d2i_SSL_SESSION(NULL, &der, (long)dl);
+  s = resumed_d2i(p + off, dl);
   if (s == NULL) goto bad;
   if (v) {
     resumed_free(v);

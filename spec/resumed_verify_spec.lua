@@ -169,6 +169,29 @@ for _, kind in ipairs(KINDS) do
         assert.same({ nil, "not a serialised session", "bad_input" }, { wolfssl.session(bad) })
       end
     end)
+
+    -- wolfSSL 5.5.4's own parser crashed on these (a session id length of 0x55 made it
+    -- free garbage on its error path): the binding checks the layout first
+    it("refuses corrupted session bytes without crashing, bare or exported", function()
+      local bare = bare_wolfssl_bytes(sess:export())
+      local crash = bare:sub(1, 9) .. "\85" .. bare:sub(11)
+      assert.same({ nil, "not a serialised session", "bad_input" }, { wolfssl.session(crash) })
+      local exported = sess:export()
+      local at = #exported - #bare + 10
+      assert.same({ nil, "not a serialised session", "bad_input" },
+        { wolfssl.session(exported:sub(1, at - 1) .. "\85" .. exported:sub(at + 1)) })
+      local seed = 12345 -- a deterministic sweep of one- and two-byte corruptions
+      local function rand(n) seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n + 1 end
+      for _ = 1, 400 do
+        local b = bare
+        for _ = 1, rand(2) do
+          local i = rand(#b)
+          b = b:sub(1, i - 1) .. string.char(rand(256) - 1) .. b:sub(i + 1)
+        end
+        local got, err, code = wolfssl.session(b)
+        assert.truthy(got or (err == "not a serialised session" and code == "bad_input"))
+      end
+    end)
   end)
 
   describe("a resumed server connection (" .. kind.name .. ")", function()
