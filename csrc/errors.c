@@ -95,6 +95,12 @@ static const Name verify_errors[] = {
   {VERIFY_ERR_OCSP_NO_STAPLE, "ocsp_staple_missing", "no valid OCSP response was stapled"},
   {VERIFY_ERR_OCSP_BAD_RESPONSE, "ocsp_bad_response", "the stapled OCSP response is not usable"},
   {VERIFY_ERR_NO_PEER_CERT, "peer_certificate_missing", "peer did not return a certificate"},
+  {VERIFY_ERR_SESSION_NOT_VERIFIED, "session_not_verified",
+   "the resumed session comes from a handshake that did not verify the peer"},
+  {VERIFY_ERR_SESSION_OTHER_HOST, "session_for_other_host",
+   "the resumed session was verified for another host name"},
+  {VERIFY_ERR_SESSION_UNKNOWN, "session_verification_unknown",
+   "the resumed session does not record whether the peer was verified"},
   {-1, NULL, NULL}
 };
 

@@ -1,12 +1,20 @@
 /* Key material of an established connection: the RFC 5705 / RFC 8446 7.5 exporter, the
  * Finished values, the hello randoms, NSS key-log lines, and TLS 1.3 KeyUpdate.
  *
- * Key log: TLS 1.2 lines are built from the client random and the master secret
- * ("CLIENT_RANDOM <random> <master secret>", the line OpenSSL writes; wolfssl-notes.md
- * item 7). TLS 1.3 needs wolfSSL's secret callbacks (HAVE_SECRET_CALLBACK); the
- * distribution's build does not have them (item 7: absent, confirmed with dlsym), so
- * there keylog() says why instead of returning lines. With a wolfSSL that has them,
- * wolfSSL's own key-log callback supplies the lines for both versions. */
+ * Key log (the NSS SSLKEYLOGFILE format Wireshark reads):
+ *  - TLS 1.2: "CLIENT_RANDOM <client random> <master secret>", built after the handshake
+ *    from the client random and the session's master secret: the line OpenSSL writes
+ *    (wolfssl-notes.md item 7).
+ *  - TLS 1.3: one line per secret, "<LABEL> <client random> <secret>", for the handshake
+ *    and application traffic secrets of both sides and the exporter secret. wolfSSL
+ *    5.5.4 has no secret callbacks (item 7: absent, confirmed with dlsym), but every
+ *    secret of the key schedule is an HKDF-Expand-Label output, and record.c's
+ *    HKDF-Expand-Label hook hands each one here as it is derived (keys_tls13_secret), on
+ *    connections that keep a key log. The lines are therefore available even when the
+ *    handshake fails later, as OpenSSL's key-log callback gives them.
+ * Whether a connection keeps a key log is decided by its first driving call
+ * (keys_wanted): a keylog handler (the context's or the connection's), or the
+ * CONN_KEYLOG flag (ctx:connection{keylog = true}). Other connections pay nothing. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,25 +89,16 @@ static int keys_server_random(lua_State *L) {
   return 1;
 }
 
-#ifndef HAVE_SECRET_CALLBACK
-static const char keys_no_tls13[] =
-    "TLS 1.3 key log lines need wolfSSL's secret callbacks (HAVE_SECRET_CALLBACK), which "
-    "this wolfSSL build does not have";
-#endif
-
 /* Push the connection's key-log text (lines without the final newline); 0, or -1 with a
  * reason in *why. */
 static int keys_push_keylog(lua_State *L, Conn *c, const char **why) {
   if (wolfSSL_version(c->ssl) == TLS1_3_VERSION) {
-#ifdef HAVE_SECRET_CALLBACK
     if (c->x && c->x->keylog) {
       lua_pushstring(L, c->x->keylog);
       return 0;
     }
-    *why = "no TLS 1.3 secrets were logged for this connection";
-#else
-    *why = keys_no_tls13;
-#endif
+    *why = "TLS 1.3 secrets are kept only by connections that asked for a key log before the "
+           "handshake (the keylog context option, or ctx:connection{keylog = true})";
     return -1;
   } else {
     unsigned char cr[RANDOM_SZ], ms[MASTER_SZ];
@@ -129,41 +128,99 @@ static int keys_keylog(lua_State *L) {
   return lw_error(L, "unsupported", "%s", why);
 }
 
-/* After each handshake: the context's key log (on_keylog(line, conn)), if any, and a
- * callback error that did not stop wolfSSL (a ticket key, an external cache lookup).
- * 0, or -1 with c->cb_error set. */
-int keys_handshake_done(lua_State *L, Conn *c) {
-  const char *why = NULL;
-  if (c->cb_error) return -1;
-  if (!bridge_handler(L, c, "on_keylog")) return 0;
-  if (keys_push_keylog(L, c, &why) != 0) { /* TLS 1.3 without secrets: nothing to log */
-    lua_pop(L, 1);
+/* on_keylog(line, conn) through the bridge, if there is one. 0, or -1 (c->cb_error). */
+static int keys_emit(lua_State *L, Conn *c) {
+  if (!bridge_handler(L, c, "on_keylog")) {
+    lua_pop(L, 1); /* the line */
     return 0;
   }
-  conn_push(L, c);
+  lua_insert(L, -2); /* handler, line */
+  if (!conn_push(L, c)) {
+    lua_pop(L, 2);
+    return 0;
+  }
   return bridge_pcall(L, 2, 0, &c->cb_error) == 0 ? 0 : -1;
 }
 
-#ifdef HAVE_SECRET_CALLBACK
-/* wolfSSL's key-log callback: the NSS lines of both versions, kept for keylog(). */
-static void keys_keylog_cb(const WOLFSSL *ssl, const char *line) {
-  Conn *c = conn_from_ssl((WOLFSSL *)ssl);
-  ConnExtra *x = c ? session_extra(c) : NULL;
-  size_t old, n = strlen(line);
-  char *p;
-  if (x == NULL) return;
-  old = x->keylog ? strlen(x->keylog) : 0;
-  p = realloc(x->keylog, old + n + 2);
-  if (p == NULL) return;
-  if (old) p[old++] = '\n';
-  memcpy(p + old, line, n + 1);
-  x->keylog = p;
+/* After each handshake: the TLS 1.2 key-log line (TLS 1.3 lines went out as their
+ * secrets were derived), and a callback error that did not stop wolfSSL (a ticket key,
+ * an external cache lookup, a key-log line). 0, or -1 with c->cb_error set. */
+int keys_handshake_done(lua_State *L, Conn *c) {
+  const char *why = NULL;
+  if (c->cb_error) return -1;
+  if (wolfSSL_version(c->ssl) == TLS1_3_VERSION || !lua_checkstack(L, 6)) return 0;
+  if (!bridge_handler(L, c, "on_keylog")) return 0;
+  lua_pop(L, 1);
+  if (keys_push_keylog(L, c, &why) != 0) return 0; /* no master secret: nothing to log */
+  return keys_emit(L, c);
 }
 
-void keys_context_init(WOLFSSL_CTX *ctx) { wolfSSL_CTX_set_keylog_callback(ctx, keys_keylog_cb); }
-#else
-void keys_context_init(WOLFSSL_CTX *ctx) { (void)ctx; }
-#endif
+/* Does connection c keep a key log? Asked once, by its first driving call (record.c). */
+int keys_wanted(lua_State *L, Conn *c) {
+  if (c->flags & CONN_KEYLOG) return 1;
+  if (!bridge_handler(L, c, "on_keylog")) return 0;
+  lua_pop(L, 1);
+  return 1;
+}
+
+/* NSS key-log labels of the TLS 1.3 secrets, by HKDF label (RFC 8446 7.1). */
+static const struct {
+  const char *hkdf, *nss;
+} keys_labels[] = {
+  {"c hs traffic", "CLIENT_HANDSHAKE_TRAFFIC_SECRET"},
+  {"s hs traffic", "SERVER_HANDSHAKE_TRAFFIC_SECRET"},
+  {"c ap traffic", "CLIENT_TRAFFIC_SECRET_0"},
+  {"s ap traffic", "SERVER_TRAFFIC_SECRET_0"},
+  {"exp master", "EXPORTER_SECRET"},
+  {NULL, NULL}
+};
+
+/* A TLS 1.3 secret of connection c was just derived (record.c's HKDF hook, inside
+ * wolfSSL, during c's driving call): keep its line for keylog() and hand it to the
+ * key-log callback. Each secret is logged once per connection. 0, or -1 when the
+ * callback failed. */
+int keys_tls13_secret(Conn *c, const unsigned char *label, size_t label_len, const unsigned char *secret,
+                      size_t n) {
+  lua_State *L = c->L;
+  ConnExtra *x = session_extra(c);
+  unsigned char cr[RANDOM_SZ];
+  luaL_Buffer b;
+  const char *line;
+  size_t len, old;
+  char *p;
+  int i;
+  for (i = 0; keys_labels[i].hkdf; i++)
+    if (strlen(keys_labels[i].hkdf) == label_len && memcmp(keys_labels[i].hkdf, label, label_len) == 0) break;
+  if (keys_labels[i].hkdf == NULL || x == NULL || L == NULL || (x->keylog_seen & (1 << i))) return 0;
+  if (wolfSSL_get_client_random(c->ssl, cr, sizeof cr) != sizeof cr || !lua_checkstack(L, 8)) return 0;
+  x->keylog_seen |= 1 << i;
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, keys_labels[i].nss);
+  luaL_addchar(&b, ' ');
+  keys_hex(&b, cr, sizeof cr);
+  luaL_addchar(&b, ' ');
+  keys_hex(&b, secret, n);
+  luaL_pushresult(&b);
+  line = lua_tolstring(L, -1, &len);
+  old = x->keylog ? strlen(x->keylog) : 0;
+  if ((p = realloc(x->keylog, old + len + 2)) != NULL) {
+    if (old) p[old++] = '\n';
+    memcpy(p + old, line, len + 1);
+    x->keylog = p;
+  }
+  return keys_emit(L, c);
+}
+
+/* set_keylog(on): keep this connection's TLS 1.3 key-log lines for keylog() even without
+ * a key-log callback. Before the first handshake()/read()/write() only. */
+static int keys_set_keylog(lua_State *L) {
+  Conn *c = conn_check(L, 1);
+  if (c->flags & CONN_OBSERVED) return luaL_error(L, "set_keylog: the connection has already started");
+  if (lua_toboolean(L, 2)) c->flags |= CONN_KEYLOG;
+  else c->flags &= ~CONN_KEYLOG;
+  lua_pushboolean(L, 1);
+  return 1;
+}
 
 /* key_update() -> true | nil, message, code: TLS 1.3 KeyUpdate (RFC 8446 4.6.3). The
  * record is written at once; the peer answers with its own KeyUpdate (item 9c). */
@@ -192,6 +249,7 @@ const luaL_Reg keys_conn_methods[] = {
   {"client_random", keys_client_random},
   {"server_random", keys_server_random},
   {"keylog", keys_keylog},
+  {"set_keylog", keys_set_keylog},
   {"key_update", keys_key_update},
   {NULL, NULL}
 };

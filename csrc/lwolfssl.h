@@ -43,6 +43,10 @@ typedef struct VerifyPolicy {
 #define VERIFY_ERR_OCSP_NO_STAPLE 1003
 #define VERIFY_ERR_OCSP_BAD_RESPONSE 1004
 #define VERIFY_ERR_NO_PEER_CERT 1005
+/* a resumed connection verifies no certificate: the outcome comes with the session */
+#define VERIFY_ERR_SESSION_NOT_VERIFIED 1006 /* its handshake did not verify the peer */
+#define VERIFY_ERR_SESSION_OTHER_HOST 1007   /* verified for another name (or none) */
+#define VERIFY_ERR_SESSION_UNKNOWN 1008      /* the session does not say */
 
 typedef struct Context {
   WOLFSSL_CTX *ctx;
@@ -62,6 +66,7 @@ enum { VERIFY_NONE = 0, VERIFY_PEER = 1, VERIFY_REQUIRED = 2 };
 #define CONN_TICKET_CHECK 0x10 /* TLS 1.2 ticket offered: look at the server's reply first */
 #define CONN_TICKET_DROPPED 0x20 /* the server ignored our ticket: full handshake */
 #define CONN_OBSERVED 0x40 /* record.c has decided whether the connection is traced */
+#define CONN_KEYLOG 0x80   /* keep TLS 1.3 key-log lines for conn:keylog() (keys.c) */
 
 typedef struct Trace Trace; /* record.c: the trace and the ClientHello hook's state */
 
@@ -89,12 +94,14 @@ typedef struct Conn {
   char *verify_subject;
   int verify_seen;   /* the verify callback ran with a certificate */
   char *verify_reason;  /* the failure in words, when more precise than the error's text */
-  int verify_override;  /* an error on_verify accepted (the peer is then not "verified") */
+  int verify_override;  /* why the peer is not "verified" though the handshake went on: an
+                         * error on_verify accepted, or a resumed session's VERIFY_ERR_SESSION_* */
   int verify_deferred;  /* a CA certificate was rejected: fail at the leaf (verify.c) */
   /* sessions, server decisions, PSK, key material (session.c, server.c, psk.c,
    * tickets.c, keys.c); allocated on first use, freed by session_conn_free */
   struct ConnExtra *x;
-  Trace *trace;      /* record.c: NULL unless on_message / on_client_hello is set */
+  Trace *trace;      /* record.c: NULL unless on_message / on_client_hello / a key log is set */
+  struct Conn *key_outer; /* record.c: the connection whose driving call this one interrupted */
 } Conn;
 
 /* core.c */
@@ -185,10 +192,31 @@ typedef struct PasswordArg {
   int called;
 } PasswordArg;
 
+/* How the peer of the handshake that made a session was verified (session.c): carried
+ * by Session objects and their export, handed to the connections that resume them. */
+typedef struct SessionVerify {
+  int known;           /* 0: nothing is known (a bare wolfSSL session) */
+  int verified;        /* the peer's certificate passed verification */
+  int error;           /* else why not (a verify error on_verify accepted), or 0 */
+  char *host;          /* the name it was checked against (client side), or NULL */
+  unsigned char *chain; /* the verified chain: DER certificates, each after a 3-byte length */
+  size_t chain_len;
+} SessionVerify;
+
 /* session.c: Session userdata, client sessions, the TLS 1.2 ticket look-ahead */
 void session_open(lua_State *L);
-int session_push(lua_State *L, WOLFSSL_SESSION *s); /* takes the reference */
-WOLFSSL_SESSION *session_from_value(lua_State *L, int i, char **err);
+int session_push(lua_State *L, WOLFSSL_SESSION *s, Conn *c); /* takes the reference; c: made by */
+WOLFSSL_SESSION *session_from_value(lua_State *L, int i, char **err, SessionVerify *v);
+
+/* resumed.c: the SessionVerify record, its export, what a resumed connection reports */
+void resumed_free(SessionVerify *v);
+int resumed_copy(SessionVerify *to, const SessionVerify *from); /* -1: out of memory */
+void resumed_record(lua_State *L, Conn *c, SessionVerify *v); /* c's outcome, for a new session */
+void resumed_apply(lua_State *L, Conn *c); /* a resumed c takes its session's outcome (once) */
+int resumed_peer_verified(lua_State *L, Conn *c); /* the outcome a new session/ticket carries */
+WOLFSSL_SESSION *resumed_decode(const unsigned char *p, size_t n, SessionVerify *v); /* NULL: bad */
+void resumed_encode(luaL_Buffer *b, const SessionVerify *v, const unsigned char *der, size_t n);
+int resumed_push_table(lua_State *L, const SessionVerify *v);
 int tickets_session_new(WOLFSSL *ssl, WOLFSSL_SESSION *s);
 void session_context_init(WOLFSSL_CTX *ctx, int role);
 int session_ticket_lookahead(Conn *c); /* from the recv callback; <0 = CBIO code */
@@ -212,14 +240,19 @@ int psk_handshake_failed(lua_State *L, Conn *c);
 /* keys.c: exporter, Finished, randoms, key log, key update */
 extern const luaL_Reg keys_conn_methods[];
 int keys_handshake_done(lua_State *L, Conn *c);
-void keys_context_init(WOLFSSL_CTX *ctx);
+/* record.c's HKDF hook found a TLS 1.3 secret of a key-logging connection: log it.
+ * 0, or -1 when the key-log callback failed (c->cb_error set). */
+int keys_tls13_secret(Conn *c, const unsigned char *label, size_t label_len, const unsigned char *secret,
+                      size_t n);
+int keys_wanted(lua_State *L, Conn *c); /* does c keep a key log? (decided at its first call) */
 
 /* per-connection state of the files above */
 typedef struct ConnExtra {
   /* on_ticket_key answers, cached: wolfSSL asks up to 27 times per handshake (item 6) */
   unsigned char tk_name[16];
   int tk_state;              /* 0 nothing cached, 1 known (keys below), 2 unknown name */
-  unsigned char tk_keys[64]; /* AES-256 key | HMAC-SHA256 key */
+  unsigned char tk_keys[128]; /* AES-256 key | HMAC-SHA256 key, then the same for tickets
+                              * of verified clients (tickets.c) */
   /* PSK answers, cached for the same reason (item 9a): identity -> key */
   char *psk_identity;
   unsigned char *psk_key;
@@ -227,7 +260,13 @@ typedef struct ConnExtra {
   int psk_unknown;           /* the server refused an identity in this handshake */
   int done_hooks;            /* session_handshake_done ran */
   char *reject_msg;          /* a server callback refused the handshake: why */
-  char *keylog;              /* NSS lines from wolfSSL's key-log callback (if built) */
+  char *keylog;              /* NSS key-log lines kept for keylog(), '\n'-separated */
+  int keylog_seen;           /* TLS 1.3 secrets already logged (bit per label, keys.c) */
+  /* verification of a resumed connection (session.c): what the session says */
+  SessionVerify offered;     /* client: the session set_session offered */
+  SessionVerify looked_up;   /* server: the session on_session_lookup returned */
+  int tk_family;             /* server: ticket opened by tickets.c: 0 no, 1 unverified, 2 verified */
+  int resume_applied;        /* the resumed outcome is in the connection's verify fields */
 } ConnExtra;
 
 /* A server callback refuses the handshake (its alert is sent by wolfSSL): remember why,

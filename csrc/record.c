@@ -14,12 +14,21 @@
  *    and "iv" derivation with the side it belongs to; the binding recomputes the same
  *    expansion there and keeps each epoch's key and IV, then returns NOT_COMPILED_IN so
  *    wolfSSL computes its own as if no callback were set.
- * The callback has no per-connection argument, so the traced connection whose driving
- * call is running is kept in a thread-local (record_begin/record_end).
+ * The callback has no per-connection argument, so the connection whose driving call is
+ * running is kept in a thread-local (record_begin/record_end, for every connection: an
+ * untraced connection driven from inside a traced one's callback must not lend its keys
+ * to the outer one).
+ *
+ * The same hook gives the TLS 1.3 key log (NSS format): the traffic secrets are
+ * HKDF-Expand-Label outputs too ("c hs traffic", "s hs traffic", "c ap traffic",
+ * "s ap traffic", "exp master"; RFC 8446 7.1), so for a connection that keeps a key log
+ * they are recomputed the same way and handed to keys.c. wolfSSL 5.5.4 has no secret
+ * callbacks (wolfssl-notes.md item 7); this is the one place the secrets pass.
  *
  * Nothing here raises inside a wolfSSL callback: malformed bytes become an event with an
  * `error` field, and on_message runs through the bridge (an error fails the driving call
- * with code "callback"). All of it costs nothing unless the connection is traced. */
+ * with code "callback"). All of it costs nothing unless the connection is traced or keeps
+ * a key log: only then is the hook set on its WOLFSSL_CTX. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +78,7 @@ typedef struct Stream {
 struct Trace {
   Conn *c;
   int observing; /* on_message was set when the connection started: split and report */
+  int keylog;    /* the connection keeps a key log: TLS 1.3 secrets go to keys.c */
   int version;   /* negotiated version from the ServerHello (0x0303, 0x0304), 0 before */
   int etm;       /* TLS 1.2 encrypt-then-MAC was agreed (RFC 7366) */
   Stream s[2];   /* by writer: 0 = the client's records, 1 = the server's */
@@ -77,7 +87,6 @@ struct Trace {
   Aes aes;
   ChaCha chacha;
   Hmac hmac;
-  Conn *outer;   /* the key observer's connection before this driving call */
   int hello;     /* HELLO_*: the ClientHello hook (hello.c) */
   size_t skip;   /* received bytes the hook already reported, not yet read by wolfSSL */
 };
@@ -96,7 +105,7 @@ static const unsigned char hrr_random[32] = {
   0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91,
   0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C};
 
-/* The traced connection driving wolfSSL on this thread (for the HKDF callback). */
+/* The connection driving wolfSSL on this thread (for the HKDF callback). */
 static __thread Conn *key_current;
 
 static int writer_of(const Conn *c, int dir) {
@@ -235,24 +244,45 @@ static void epoch_add(Stream *S, const unsigned char *key, int keylen, const uns
   e->ivlen = ivlen;
 }
 
+/* The labels of the secrets a TLS 1.3 key log records (RFC 8446 7.1): the traffic
+ * secrets end in " traffic", the exporter master secret is "exp master". Cheap test
+ * first: the callback sees every expansion (keys, IVs, Finished keys, binders). */
+static int record_is_secret(const byte *label, word32 n) {
+  return (n == 12 && memcmp(label + 4, " traffic", 8) == 0 && (label[0] == 'c' || label[0] == 's')) ||
+         (n == 10 && memcmp(label, "exp master", 10) == 0);
+}
+
 /* wolfSSL's HKDF-Expand-Label callback: keep each TLS 1.3 traffic key and IV as it is
- * derived; `side` is the end the secret belongs to. Always lets wolfSSL do its own. */
+ * derived (trace), and each secret a key log records; `side` is the end the secret
+ * belongs to. Always lets wolfSSL do its own expansion, unless the key-log callback
+ * failed: then the handshake fails, and the driving call reports the callback error. */
 static int record_hkdf(byte *okm, word32 okmLen, const byte *prk, word32 prkLen,
                        const byte *protocol, word32 protocolLen, const byte *label,
                        word32 labelLen, const byte *info, word32 infoLen, int digest, int side) {
   Conn *c = key_current;
-  int is_key = labelLen == 3 && memcmp(label, "key", 3) == 0;
-  int is_iv = labelLen == 2 && memcmp(label, "iv", 2) == 0;
-  unsigned char out[32];
+  Trace *T = c ? c->trace : NULL;
+  int is_key, is_iv, is_secret;
+  unsigned char out[WC_MAX_DIGEST_SIZE];
   (void)okm;
-  if (c && c->trace && c->trace->observing && (is_key || is_iv) && okmLen <= sizeof out &&
-      wc_Tls13_HKDF_Expand_Label(out, okmLen, prk, prkLen, protocol, protocolLen, label,
-                                 labelLen, info, infoLen, digest) == 0) {
-    Stream *S = &c->trace->s[side == WOLFSSL_CLIENT_END ? 0 : 1];
-    if (is_key) {
+  if (T == NULL || okmLen > sizeof out) return NOT_COMPILED_IN;
+  is_key = T->observing && labelLen == 3 && memcmp(label, "key", 3) == 0;
+  is_iv = T->observing && labelLen == 2 && memcmp(label, "iv", 2) == 0;
+  is_secret = T->keylog && record_is_secret(label, labelLen);
+  if (!(is_key || is_iv || is_secret) ||
+      wc_Tls13_HKDF_Expand_Label(out, okmLen, prk, prkLen, protocol, protocolLen, label, labelLen, info,
+                                 infoLen, digest) != 0)
+    return NOT_COMPILED_IN;
+  if (is_secret) {
+    int rc = keys_tls13_secret(c, label, labelLen, out, okmLen);
+    memset(out, 0, okmLen);
+    return rc == 0 ? NOT_COMPILED_IN : WOLFSSL_FATAL_ERROR;
+  }
+  {
+    Stream *S = &T->s[side == WOLFSSL_CLIENT_END ? 0 : 1];
+    if (is_key && okmLen <= sizeof S->pkey) {
       memcpy(S->pkey, out, okmLen);
       S->pkeylen = (int)okmLen;
-    } else if (S->pkeylen) {
+    } else if (is_iv && S->pkeylen) {
       epoch_add(S, S->pkey, S->pkeylen, out, (int)okmLen);
       S->pkeylen = 0;
     }
@@ -737,23 +767,27 @@ static void stream_feed(Trace *T, int w, int dir, const unsigned char *p, size_t
 
 static void record_hook_ctx(Conn *c) {
   WOLFSSL_CTX *ctx = wolfSSL_get_SSL_CTX(c->ssl);
-  if (ctx && c->trace && c->trace->observing) wolfSSL_CTX_SetHKDFExpandLabelCb(ctx, record_hkdf);
+  if (ctx && c->trace && (c->trace->observing || c->trace->keylog))
+    wolfSSL_CTX_SetHKDFExpandLabelCb(ctx, record_hkdf);
 }
 
 /* Whether a connection is traced and hooked is decided once, by its first driving call:
- * from then on bytes flow, and a splitter started mid-record would report nonsense. */
+ * from then on bytes flow, and a splitter started mid-record would report nonsense. A
+ * key log is decided then too: its secrets are derived during the handshake. */
 static void record_decide(lua_State *L, Conn *c) {
-  int observe = 0, hello = 0;
+  int observe = 0, hello = 0, keylog = 0;
   Trace *T;
   if (lua_checkstack(L, 4)) {
     if ((observe = bridge_handler(L, c, "on_message"))) lua_pop(L, 1);
     if (c->role == ROLE_SERVER && (hello = bridge_handler(L, c, "on_client_hello"))) lua_pop(L, 1);
+    keylog = keys_wanted(L, c);
   }
-  if (!observe && !hello) return;
+  if (!observe && !hello && !keylog) return;
   T = calloc(1, sizeof *T);
   if (T == NULL) return; /* out of memory: the connection runs untraced */
   T->c = c;
   T->observing = observe;
+  T->keylog = keylog;
   T->hello = hello ? HELLO_WAIT : HELLO_NONE;
   c->trace = T;
   record_hook_ctx(c);
@@ -764,14 +798,13 @@ void record_begin(lua_State *L, Conn *c) {
     c->flags |= CONN_OBSERVED;
     record_decide(L, c);
   }
-  if (c->trace) {
-    c->trace->outer = key_current;
-    key_current = c;
-  }
+  c->key_outer = key_current;
+  key_current = c;
 }
 
 void record_end(Conn *c) {
-  if (c->trace && key_current == c) key_current = c->trace->outer;
+  if (key_current == c) key_current = c->key_outer;
+  c->key_outer = NULL;
 }
 
 /* How many bytes wolfSSL may have now: never past the end of the current record, so a
@@ -828,8 +861,8 @@ void record_ctx_changed(Conn *c) { record_hook_ctx(c); }
 void record_free(Conn *c) {
   Trace *T = c->trace;
   int i;
+  if (key_current == c) key_current = c->key_outer;
   if (T == NULL) return;
-  if (key_current == c) key_current = T->outer;
   for (i = 0; i < 2; i++) {
     free(T->s[i].rec);
     buf_free(&T->s[i].hs);

@@ -12,7 +12,11 @@
  *    flight before wolfSSL does (session_ticket_lookahead): a full handshake is
  *    recognisable there (the message after ServerHello is a Certificate, not a
  *    ChangeCipherSpec), and dropping the ticket at that point makes wolfSSL run the full
- *    handshake, so the script gets a working, non-resumed connection. */
+ *    handshake, so the script gets a working, non-resumed connection.
+
+ *
+ * Each Session also carries how the peer of the handshake that made it was verified,
+ * in memory and in its export (resumed.c), so that a connection resuming it can say. */
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -25,16 +29,20 @@
 
 typedef struct Session {
   WOLFSSL_SESSION *s;
+  SessionVerify v;
 } Session;
 
 /* ---- the object ----------------------------------------------------------------------- */
 
-/* Push a Session owning `s` (a reference the caller gives away). */
-int session_push(lua_State *L, WOLFSSL_SESSION *s) {
+/* Push a Session owning `s` (a reference the caller gives away); c, if not NULL, is the
+ * connection it comes from, whose verification outcome it records. */
+int session_push(lua_State *L, WOLFSSL_SESSION *s, Conn *c) {
   Session *u = lw_newuserdata(L, sizeof *u);
+  memset(u, 0, sizeof *u);
   u->s = s;
   luaL_getmetatable(L, LW_SESSION);
   lua_setmetatable(L, -2);
+  if (c) resumed_record(L, c, &u->v);
   return 1;
 }
 
@@ -45,39 +53,47 @@ static Session *session_check(lua_State *L, int i) {
 }
 
 /* A new WOLFSSL_SESSION reference from the value at i: a Session (copied), exported
- * bytes, or nil (-> NULL). Anything else: NULL and a message in *err. Never raises. */
-WOLFSSL_SESSION *session_from_value(lua_State *L, int i, char **err) {
+ * bytes, or nil (-> NULL), and its record in *v (if v). Anything else: NULL and a
+ * message in *err. Never raises. */
+WOLFSSL_SESSION *session_from_value(lua_State *L, int i, char **err, SessionVerify *v) {
   Session *u;
   if (lua_isnil(L, i)) return NULL;
-  if ((u = luaL_testudata(L, i, LW_SESSION)) != NULL && u->s) return wolfSSL_SESSION_dup(u->s);
+  if ((u = luaL_testudata(L, i, LW_SESSION)) != NULL && u->s) {
+    if (v && resumed_copy(v, &u->v) != 0) return NULL;
+    return wolfSSL_SESSION_dup(u->s);
+  }
   if (lua_type(L, i) == LUA_TSTRING) {
     size_t n;
     const unsigned char *p = (const unsigned char *)lua_tolstring(L, i, &n);
-    WOLFSSL_SESSION *s = n > 0 ? wolfSSL_d2i_SSL_SESSION(NULL, &p, (long)n) : NULL;
+    WOLFSSL_SESSION *s = resumed_decode(p, n, v);
     if (s == NULL && err && *err == NULL) *err = lw_strdup("on_session_lookup returned bytes that are not a session");
     return s;
   }
   if (err && *err == NULL) *err = lw_strdup("on_session_lookup must return a Session, exported bytes or nil");
   return NULL;
 }
-
 static int session_free(lua_State *L) {
   Session *u = luaL_checkudata(L, 1, LW_SESSION);
   if (u->s) {
     wolfSSL_SESSION_free(u->s);
     u->s = NULL;
   }
+  resumed_free(&u->v);
   return 0;
 }
 
-/* sess:export() -> bytes (wolfSSL's i2d form; wolfssl.session(bytes) reads it back) */
+/* sess:export() -> bytes: the binding's format (resumed.c); holds the session's
+ * secrets. wolfssl.session(bytes) reads it back. */
 static int session_export(lua_State *L) {
   Session *u = session_check(L, 1);
   unsigned char *der = NULL;
   int n = wolfSSL_i2d_SSL_SESSION(u->s, &der);
+  luaL_Buffer b;
   if (n <= 0 || der == NULL) return lw_error(L, "bad_input", "cannot serialise the session");
-  lua_pushlstring(L, (const char *)der, (size_t)n);
+  luaL_buffinit(L, &b);
+  resumed_encode(&b, &u->v, der, (size_t)n);
   XFREE(der, NULL, DYNAMIC_TYPE_OPENSSL);
+  luaL_pushresult(&b);
   return 1;
 }
 
@@ -85,11 +101,21 @@ static int session_export(lua_State *L) {
 static int session_import(lua_State *L) {
   size_t n;
   const unsigned char *p = (const unsigned char *)luaL_checklstring(L, 1, &n);
+  SessionVerify v;
   WOLFSSL_SESSION *s;
-  if (n == 0 || n > 65536) return lw_error(L, "bad_input", "not a serialised session");
-  s = wolfSSL_d2i_SSL_SESSION(NULL, &p, (long)n);
-  if (s == NULL) return lw_error(L, "bad_input", "not a serialised session");
-  return session_push(L, s);
+  Session *u;
+  memset(&v, 0, sizeof v);
+  if (n > 4 * 65536 || (s = resumed_decode(p, n, &v)) == NULL)
+    return lw_error(L, "bad_input", "not a serialised session");
+  session_push(L, s, NULL);
+  u = lua_touserdata(L, -1);
+  u->v = v;
+  return 1;
+}
+
+/* sess:verification() -> {verified, verify_error, server_name} | nil (resumed.c) */
+static int session_verification(lua_State *L) {
+  return resumed_push_table(L, &session_check(L, 1)->v);
 }
 
 /* sess:id() -> the session id bytes (TLS 1.3: wolfSSL's own 32-byte id) */
@@ -153,6 +179,7 @@ static const luaL_Reg session_methods[] = {
   {"lifetime", session_lifetime},
   {"time", session_time},
   {"cipher", session_cipher},
+  {"verification", session_verification},
   {"free", session_free},
   {NULL, NULL}
 };
@@ -179,6 +206,8 @@ void session_conn_free(Conn *c) {
   free(c->x->psk_identity);
   free(c->x->reject_msg);
   free(c->x->keylog);
+  resumed_free(&c->x->offered);
+  resumed_free(&c->x->looked_up);
   if (c->x->psk_key) {
     memset(c->x->psk_key, 0, (size_t)(c->x->psk_key_len > 0 ? c->x->psk_key_len : 0));
     free(c->x->psk_key);
@@ -246,7 +275,7 @@ static int session_conn_session(lua_State *L) {
     return lw_error(L, c->fd >= 0 && wait > 0 ? "timeout" : "wantread",
                     "no resumable session yet: the server has not sent a session ticket");
   }
-  return session_push(L, s);
+  return session_push(L, s, c);
 }
 
 /* wolfSSL has no getter for a session's version; its cipher tells: TLS 1.3 suites are
@@ -289,6 +318,10 @@ static int session_conn_set_session(lua_State *L) {
     return 2;
   }
   if (wolfSSL_SESSION_has_ticket(u->s) == 1) c->flags |= CONN_TICKET_CHECK;
+  { /* what the session says about its peer, for the connection if it resumes */
+    ConnExtra *x = session_extra(c);
+    if (x == NULL || resumed_copy(&x->offered, &u->v) != 0) return luaL_error(L, "out of memory");
+  }
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -311,7 +344,7 @@ static int session_new_cb(WOLFSSL *ssl, WOLFSSL_SESSION *s) {
     return 0;
   }
   conn_push(L, c);
-  session_push(L, dup);
+  session_push(L, dup, c);
   bridge_pcall(L, 2, 0, &c->cb_error);
   return 0;
 }
@@ -403,7 +436,6 @@ int session_ticket_lookahead(Conn *c) {
 /* Every context gets the binding's callbacks; each does nothing until Lua asks for it. */
 void session_context_init(WOLFSSL_CTX *ctx, int role) {
   wolfSSL_CTX_sess_set_new_cb(ctx, session_new_cb);
-  keys_context_init(ctx);
   if (role == ROLE_SERVER) server_context_init(ctx);
 }
 
@@ -461,6 +493,7 @@ int session_handshake_done(lua_State *L, Conn *c) {
   if (c->x && c->x->done_hooks) return 0;
   x = session_extra(c);
   if (x) x->done_hooks = 1;
+  resumed_apply(L, c);
   return keys_handshake_done(L, c);
 }
 

@@ -13,6 +13,14 @@
  * Ticket IVs come from wolfSSL's global RNG through lw_rand_bytes, which reseeds it
  * after fork (item 10).
  *
+ * A ticket carries no certificate, so a server resuming one cannot verify its client
+ * again. Each key therefore comes as two: tickets of connections whose client was
+ * verified are sealed with the second (its own AES and HMAC keys), the others with the
+ * first, and the lowest bit of the IV says which was used. A resumed connection knows
+ * from the key that opened its ticket whether the client was verified (session.c); a
+ * flipped bit selects the other HMAC key, so wolfSSL rejects the ticket. A context that
+ * requires a client certificate does not resume tickets of unverified clients.
+ *
  * The external cache (on_session_store/lookup/remove) serves TLS 1.2 session ids; TLS 1.3
  * resumption always uses tickets (item 6). wolfSSL's session cache mode is switched to
  * "server, no internal cache" once any of the three is set. */
@@ -29,9 +37,10 @@
 #define NAME_SZ 16
 #define KEY_SZ 32
 
+/* keys[0]: tickets of unverified clients, keys[1]: of verified ones */
 typedef struct TicketEntry {
   long period;
-  unsigned char name[NAME_SZ], aes[KEY_SZ], hmac[KEY_SZ];
+  unsigned char name[NAME_SZ], keys[2][2 * KEY_SZ]; /* AES key | HMAC key */
 } TicketEntry;
 
 typedef struct TicketKeys {
@@ -44,16 +53,17 @@ typedef struct TicketKeys {
 
 static const unsigned char tickets_salt[] = "lua-wolfssl ticket keys v1";
 
-/* name | aes key | hmac key of one period, from the extracted secret */
+/* name | aes key | hmac key | verified aes key | verified hmac key of one period, from the
+ * extracted secret (HKDF output grows by appending: the first three are those of
+ * lua-wolfssl before the verified keys existed, so its tickets still resume) */
 static int tickets_derive(const unsigned char *prk, long period, TicketEntry *e) {
-  unsigned char info[8 + 6] = "period", okm[NAME_SZ + 2 * KEY_SZ];
+  unsigned char info[8 + 6] = "period", okm[NAME_SZ + 4 * KEY_SZ];
   int i;
   for (i = 0; i < 8; i++) info[6 + i] = (unsigned char)((unsigned long long)period >> (56 - 8 * i));
   if (wc_HKDF_Expand(WC_SHA256, prk, 32, info, sizeof info, okm, sizeof okm) != 0) return -1;
   e->period = period;
   memcpy(e->name, okm, NAME_SZ);
-  memcpy(e->aes, okm + NAME_SZ, KEY_SZ);
-  memcpy(e->hmac, okm + NAME_SZ + KEY_SZ, KEY_SZ);
+  memcpy(e->keys, okm + NAME_SZ, 4 * KEY_SZ);
   memset(okm, 0, sizeof okm);
   return 0;
 }
@@ -73,10 +83,10 @@ static int tickets_refresh(TicketKeys *t) {
   return 0;
 }
 
-/* A 16-byte name and a secret of any length -> the AES and HMAC keys (on_ticket_key) */
-static int tickets_keys_from_secret(const unsigned char *secret, size_t n, unsigned char keys[2 * KEY_SZ]) {
+/* A secret of any length -> the AES and HMAC keys, then the verified ones (on_ticket_key) */
+static int tickets_keys_from_secret(const unsigned char *secret, size_t n, unsigned char keys[4 * KEY_SZ]) {
   return wc_HKDF(WC_SHA256, secret, (word32)n, tickets_salt, sizeof tickets_salt - 1,
-                 (const unsigned char *)"on_ticket_key", 13, keys, 2 * KEY_SZ);
+                 (const unsigned char *)"on_ticket_key", 13, keys, 4 * KEY_SZ);
 }
 
 static int tickets_init_cipher(WOLFSSL_EVP_CIPHER_CTX *ectx, WOLFSSL_HMAC_CTX *hctx, const unsigned char *aes,
@@ -89,7 +99,7 @@ static int tickets_init_cipher(WOLFSSL_EVP_CIPHER_CTX *ectx, WOLFSSL_HMAC_CTX *h
 
 /* on_ticket_key(conn, nil) -> name (16 bytes), secret | on_ticket_key(conn, name) ->
  * secret | nil. Returns 1 with keys filled, 0 for an unknown name, -1 on error. */
-static int tickets_ask_lua(Conn *c, unsigned char *name, unsigned char keys[2 * KEY_SZ], int enc) {
+static int tickets_ask_lua(Conn *c, unsigned char *name, unsigned char keys[4 * KEY_SZ], int enc) {
   lua_State *L = c->L;
   ConnExtra *x = session_extra(c);
   size_t n, sn;
@@ -98,7 +108,7 @@ static int tickets_ask_lua(Conn *c, unsigned char *name, unsigned char keys[2 * 
   if (x == NULL || L == NULL) return -1;
   if (!enc && x->tk_state && memcmp(x->tk_name, name, NAME_SZ) == 0) {
     if (x->tk_state == 2) return 0;
-    memcpy(keys, x->tk_keys, 2 * KEY_SZ);
+    memcpy(keys, x->tk_keys, 4 * KEY_SZ);
     return 1;
   }
   if (!bridge_handler(L, c, "on_ticket_key")) return -1;
@@ -128,7 +138,7 @@ static int tickets_ask_lua(Conn *c, unsigned char *name, unsigned char keys[2 * 
   if (!enc && rc >= 0) {
     memcpy(x->tk_name, name, NAME_SZ);
     x->tk_state = rc == 1 ? 1 : 2;
-    if (rc == 1) memcpy(x->tk_keys, keys, 2 * KEY_SZ);
+    if (rc == 1) memcpy(x->tk_keys, keys, 4 * KEY_SZ);
   }
   return rc;
 }
@@ -139,27 +149,39 @@ static int tickets_cb(WOLFSSL *ssl, unsigned char *name, unsigned char *iv, WOLF
                       WOLFSSL_HMAC_CTX *hctx, int enc) {
   Conn *c = conn_from_ssl(ssl);
   TicketKeys *t = wolfSSL_CTX_get_TicketEncCtx(wolfSSL_get_SSL_CTX(ssl));
-  unsigned char keys[2 * KEY_SZ];
-  int i, rc;
-  if (t == NULL || c == NULL) return -1;
-  if (enc && lw_rand_bytes(iv, WOLFSSL_TICKET_IV_SZ) != 0) return -1;
+  ConnExtra *x;
+  unsigned char keys[4 * KEY_SZ];
+  int i, rc = 0, family;
+  if (t == NULL || c == NULL || (x = session_extra(c)) == NULL) return -1;
+  if (enc) {
+    if (lw_rand_bytes(iv, WOLFSSL_TICKET_IV_SZ) != 0) return -1;
+    family = resumed_peer_verified(c->L, c) ? 1 : 0;
+    iv[0] = (unsigned char)((iv[0] & 0xFE) | family);
+  } else {
+    family = iv[0] & 1;
+    if (!family && (wolfSSL_get_verify_mode(ssl) & WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT)) return 0;
+  }
   if (t->lua) {
     rc = tickets_ask_lua(c, name, keys, enc);
-    if (rc == 1 && !tickets_init_cipher(ectx, hctx, keys, keys + KEY_SZ, iv, enc)) rc = -1;
+    if (rc == 1 && !tickets_init_cipher(ectx, hctx, keys + 2 * KEY_SZ * family, keys + 2 * KEY_SZ * family + KEY_SZ,
+                                        iv, enc))
+      rc = -1;
     memset(keys, 0, sizeof keys);
-    return rc;
-  }
-  if (tickets_refresh(t) != 0) return -1;
-  if (enc) {
+  } else if (tickets_refresh(t) != 0) {
+    return -1;
+  } else if (enc) {
     memcpy(name, t->e[1].name, NAME_SZ);
-    return tickets_init_cipher(ectx, hctx, t->e[1].aes, t->e[1].hmac, iv, 1) ? 1 : -1;
+    rc = tickets_init_cipher(ectx, hctx, t->e[1].keys[family], t->e[1].keys[family] + KEY_SZ, iv, 1) ? 1 : -1;
+  } else {
+    for (i = 0; i < 3; i++) {
+      if (memcmp(name, t->e[i].name, NAME_SZ) != 0) continue;
+      if (!tickets_init_cipher(ectx, hctx, t->e[i].keys[family], t->e[i].keys[family] + KEY_SZ, iv, 0)) return -1;
+      rc = i == 1 ? 1 : 2; /* a neighbour period's key: re-issue under the current one */
+      break;
+    }
   }
-  for (i = 0; i < 3; i++) {
-    if (memcmp(name, t->e[i].name, NAME_SZ) != 0) continue;
-    if (!tickets_init_cipher(ectx, hctx, t->e[i].aes, t->e[i].hmac, iv, 0)) return -1;
-    return i == 1 ? 1 : 2; /* a neighbour period's key: re-issue under the current one */
-  }
-  return 0;
+  if (!enc && rc > 0) x->tk_family = family + 1; /* for the connection, if it resumes */
+  return rc;
 }
 
 static int tickets_gc(lua_State *L) {
@@ -261,7 +283,7 @@ int tickets_session_new(WOLFSSL *ssl, WOLFSSL_SESSION *s) {
   }
   conn_push(L, c);
   lua_pushlstring(L, (const char *)id, idlen);
-  session_push(L, dup);
+  session_push(L, dup, c); /* it records whether the client was verified */
   bridge_pcall(L, 3, 0, &c->cb_error);
   return 0;
 }
@@ -282,17 +304,35 @@ static WOLFSSL_SESSION *tickets_session_get(WOLFSSL *ssl, const unsigned char *i
   Conn *c = conn_from_ssl(ssl);
   lua_State *L;
   WOLFSSL_SESSION *s = NULL;
+  SessionVerify v;
+  ConnExtra *x;
   *copy = 0; /* wolfSSL frees what it gets (item 6) */
   if (c == NULL || (L = c->L) == NULL || !bridge_handler(L, c, "on_session_lookup")) return NULL;
   conn_push(L, c);
   lua_pushlstring(L, (const char *)id, (size_t)len);
   if (bridge_pcall(L, 2, 1, &c->cb_error) != 0) return NULL;
-  s = session_from_value(L, -1, &c->cb_error); /* a reference of its own for wolfSSL */
+  memset(&v, 0, sizeof v);
+  s = session_from_value(L, -1, &c->cb_error, &v); /* a reference of its own for wolfSSL */
   lua_pop(L, 1);
   if (s && wolfSSL_SESSION_get_time(s) + wolfSSL_SESSION_get_timeout(s) < (long)time(NULL)) {
     wolfSSL_SESSION_free(s);
+    resumed_free(&v);
     tickets_session_expired(c, L, id, len);
     return NULL;
+  }
+  /* a server that requires a verified client certificate does not resume a session
+   * whose client was not verified (made by on_verify accepting an error, or by another
+   * context): the full handshake asks for the certificate */
+  if (s && v.known && !v.verified && (wolfSSL_get_verify_mode(ssl) & WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT)) {
+    wolfSSL_SESSION_free(s);
+    resumed_free(&v);
+    return NULL;
+  }
+  if (s && (x = session_extra(c)) != NULL) {
+    resumed_free(&x->looked_up);
+    x->looked_up = v; /* the connection reports it if it resumes this session */
+  } else {
+    resumed_free(&v);
   }
   return s;
 }

@@ -148,13 +148,167 @@ describe("the TLS 1.2 key log", function()
   end)
 end)
 
+-- The lines one key-log file (or conn:keylog() text) has for one client random, sorted
+local function lines_for(text, random_hex)
+  local out = {}
+  for line in (text or ""):gmatch("[^\n]+") do
+    if line:find(" " .. random_hex .. " ", 1, true) then out[#out + 1] = line end
+  end
+  table.sort(out)
+  return out
+end
+
+local TLS13_LABELS = { "CLIENT_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0", "EXPORTER_SECRET",
+  "SERVER_HANDSHAKE_TRAFFIC_SECRET", "SERVER_TRAFFIC_SECRET_0" }
+
+-- the five TLS 1.3 lines for one connection, each secret `n` bytes long
+local function assert_tls13_lines(lines, random_hex, n)
+  assert.equal(5, #lines, table.concat(lines, "\n"))
+  for i, label in ipairs(TLS13_LABELS) do
+    assert.matches("^" .. label .. " " .. random_hex .. " " .. ("%x"):rep(2 * n) .. "$", lines[i])
+  end
+end
+
 describe("the TLS 1.3 key log", function()
-  it("says why it is not available with this wolfSSL build", function()
+  -- what each handshake kind needs: s_client/s_server arguments, the lua-wolfssl side's
+  -- context options, and the secret length
+  local KINDS = {
+    { name = "full handshake", n = 32 },
+    { name = "resumed handshake", n = 32, resume = true },
+    { name = "HelloRetryRequest", n = 32, hrr = true },
+    { name = "TLS_AES_256_GCM_SHA384 handshake", n = 48, sha384 = true },
+  }
+
+  describe("equals openssl s_client -keylogfile for the same connection (lua-wolfssl server)", function()
+    for _, kind in ipairs(KINDS) do
+      it("for a " .. kind.name, function()
+        local hrr = false
+        local sctx = server_ctx({ max_version = "tls1.3", keylog = function() end,
+          groups = kind.hrr and { "P-256" } or nil,
+          on_message = function(_, m) if m.type == "hello_retry_request" then hrr = true end end })
+        local ca = q(certs.path("ca.pem"))
+        local args = "-tls1_3 -servername localhost -CAfile " .. ca
+          .. (kind.sha384 and " -ciphersuites TLS_AES_256_GCM_SHA384" or "")
+        if kind.resume then -- a first connection for the session, then the measured one
+          local sess = tmp.path("keylog-s_client.sess")
+          -- -ign_eof: s_client waits for the server to close, so the ticket has arrived
+          serve_s_client(sctx, args .. " -ign_eof -sess_out " .. q(sess), nil, function() end)
+          assert.truthy(tmp.read(sess), "s_client saved no session")
+          args = args .. " -sess_in " .. q(sess)
+        end
+        local file = tmp.path("s_client-" .. kind.name:gsub("%W", "") .. ".keys")
+        os.remove(file)
+        local mine = serve_s_client(sctx, args .. " -keylogfile " .. q(file), nil, function(conn)
+          assert.equal(kind.resume == true, conn:info().resumed)
+          assert.equal(kind.sha384 and "TLS_AES_256_GCM_SHA384" or "TLS_AES_128_GCM_SHA256", conn:info().cipher)
+          return { random = hex(conn:client_random()), log = assert(conn:keylog()) }
+        end)
+        assert.equal(kind.hrr == true, hrr)
+        local lines = lines_for(mine.log, mine.random)
+        assert_tls13_lines(lines, mine.random, kind.n)
+        assert.same(lines_for(tmp.read(file), mine.random), lines)
+      end)
+    end
+  end)
+
+  describe("equals openssl s_server -keylogfile for the same connection (lua-wolfssl client)", function()
+    for _, kind in ipairs(KINDS) do
+      it("for a " .. kind.name, function()
+        local file = tmp.path("s_server-" .. kind.name:gsub("%W", "") .. ".keys")
+        os.remove(file)
+        local server = peer.s_server({ cert = certs.path("ec.pem"), key = certs.path("ec.key"),
+          args = "-www -tls1_3 -keylogfile " .. q(file) .. (kind.hrr and " -groups P-256" or "")
+            .. (kind.sha384 and " -ciphersuites TLS_AES_256_GCM_SHA384" or "") })
+        local hrr = false
+        local ctx = client_ctx({ max_version = "tls1.3",
+          on_message = function(_, m) if m.type == "hello_retry_request" then hrr = true end end })
+        local function fetch(session)
+          local tcp = assert(socket.connect("127.0.0.1", server.port))
+          local conn = assert(ctx:connection({ fd = tcp:getfd(), session = session, keylog = true }))
+          conn:settimeout(5)
+          assert(conn:handshake())
+          assert(conn:write("GET / HTTP/1.0\r\n\r\n"))
+          repeat local data = conn:read() until not data
+          local r = { session = conn:session(2), info = conn:info(), random = hex(conn:client_random()),
+            log = assert(conn:keylog()) }
+          conn:close()
+          tcp:close()
+          return r
+        end
+        local r = fetch()
+        if kind.resume then r = fetch(assert(r.session)) end
+        assert.equal(kind.resume == true, r.info.resumed)
+        assert.equal(kind.hrr == true, hrr)
+        local lines = lines_for(r.log, r.random)
+        assert_tls13_lines(lines, r.random, kind.n)
+        assert.same(lines_for(tmp.read(file), r.random), lines)
+      end)
+    end
+  end)
+
+  it("gives both sides the same lines, to the keylog function as each secret is derived", function()
+    local seen = {}
+    local function sink(side) return function(line, conn)
+      seen[#seen + 1] = { side = side, label = line:match("^%S+"), done = conn:info().version ~= nil }
+    end end
+    local p = assert(wolfssl.pair(client_ctx({ keylog = sink("client") }), server_ctx({ keylog = sink("server") })))
+    assert.equal(p.client:keylog(), p.server:keylog())
+    assert_tls13_lines(lines_for(p.client:keylog(), hex(p.client:client_random())), hex(p.client:client_random()), 32)
+    assert.equal(10, #seen)
+    for _, s in ipairs(seen) do assert.is_false(s.done, s.side .. " " .. s.label) end -- during the handshake
+  end)
+
+  it("keeps the handshake secrets of a handshake that fails", function()
     local lines = {}
-    local p = assert(wolfssl.pair(client_ctx({ keylog = function(l) lines[#lines + 1] = l end }), server_ctx()))
-    assert.same({ nil, "TLS 1.3 key log lines need wolfSSL's secret callbacks (HAVE_SECRET_CALLBACK), "
-      .. "which this wolfSSL build does not have", "unsupported" }, { p.client:keylog() })
-    assert.same({}, lines) -- nothing half-true is logged
+    local ctx = client_ctx({ keylog = function(line) lines[#lines + 1] = line:match("^%S+") end })
+    local p, _, code = wolfssl.pair(ctx, server_ctx({ certificate = certs.path("untrusted.pem"),
+      key = certs.path("untrusted.key") }))
+    assert.is_nil(p)
+    assert.equal("verify_failed", code)
+    table.sort(lines)
+    assert.same({ "CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET" }, lines)
+  end)
+
+  it("is kept for conn:keylog() with ctx:connection{keylog = true}, and otherwise keylog() says why", function()
+    local cctx, sctx = client_ctx(), server_ctx()
+    local p = assert(wolfssl.pair(cctx, sctx, { client = { keylog = true } }))
+    assert_tls13_lines(lines_for(p.client:keylog(), hex(p.client:client_random())), hex(p.client:client_random()), 32)
+    assert.same({ nil, "TLS 1.3 secrets are kept only by connections that asked for a key log before the "
+      .. "handshake (the keylog context option, or ctx:connection{keylog = true})", "unsupported" }, { p.server:keylog() })
+    -- a context whose key log was on for one connection logs nothing for the next
+    local again = assert(wolfssl.pair(cctx, sctx))
+    assert.same({ nil, "unsupported" }, { again.client:keylog(), select(3, again.client:keylog()) })
+    assert.has_error(function() p.client:set_keylog(true) end, "set_keylog: the connection has already started")
+    assert.has_error(function() cctx:connection({ keylog = 42 }) end)
+  end)
+
+  it("a connection's own keylog function or file takes the place of the context's", function()
+    local ctx_lines, conn_lines = {}, {}
+    local file = tmp.path("conn-keylog.txt")
+    local sctx = server_ctx({ keylog = function(l) ctx_lines[#ctx_lines + 1] = l end })
+    local p = assert(wolfssl.pair(client_ctx(), sctx, {
+      server = { keylog = function(l) conn_lines[#conn_lines + 1] = l end }, client = { keylog = file } }))
+    assert.same({}, ctx_lines)
+    assert.equal(5, #conn_lines)
+    assert.equal(p.client:keylog() .. "\n", tmp.read(file))
+  end)
+
+  it("does not mix in the secrets of a connection driven from inside its key-log callback", function()
+    local cctx, sctx = client_ctx(), server_ctx()
+    assert(wolfssl.pair(cctx, sctx, { client = { keylog = true } })) -- hooks both contexts
+    local inner
+    local p = assert(wolfssl.pair(cctx, sctx, { client = { keylog = function()
+      if not inner then inner = assert(wolfssl.pair(cctx, sctx)) end -- an untraced pair, same contexts
+    end }, server = { keylog = true } }))
+    assert.truthy(inner)
+    assert.equal(p.server:keylog(), p.client:keylog())
+  end)
+
+  it("reports a keylog function that throws as a callback error", function()
+    local p, err, code = wolfssl.pair(client_ctx({ keylog = function() error("log full") end }), server_ctx())
+    assert.is_nil(p)
+    assert.equal("callback", code)
+    assert.matches("log full", err)
   end)
 end)
 

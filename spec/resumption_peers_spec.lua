@@ -142,15 +142,15 @@ describe("examples/resume_client.lua", function()
   for _, flag in ipairs({ "", "--tls1.2" }) do
     it("prints a full then a resumed handshake with their times " .. flag, function()
       local out = run(flag)
-      assert.matches("handshake 1: resumed=false  [%d.]+ ms", out)
-      assert.matches("handshake 2: resumed=true  [%d.]+ ms", out)
+      assert.matches("handshake 1: resumed=false  [%d.]+ ms  TLSv1.%d  verified=true\n", out)
+      assert.matches("handshake 2: resumed=true  [%d.]+ ms  TLSv1.%d  verified=true\n", out)
     end)
 
     it("resumes in a new process from the session the last run saved " .. flag, function()
       local file = tmp.path("resume-session" .. flag .. ".bin")
       assert.matches("handshake 1: resumed=false", run(flag .. " --session " .. q(file)), 1, true)
       assert.truthy(tmp.read(file))
-      assert.matches("handshake 1: resumed=true", run(flag .. " --session " .. q(file)), 1, true)
+      assert.matches("handshake 1: resumed=true  [%d.]+ ms  TLSv1.%d  verified=true\n", run(flag .. " --session " .. q(file)))
     end)
   end
 end)

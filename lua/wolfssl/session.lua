@@ -52,9 +52,22 @@ return function(M)
 
   local function is_ticket_keys(v) return getmetatable(v) == "wolfssl.TicketKeys" end
 
+  -- A server that verifies clients resumes sessions only as verified as they were made
+  -- (csrc/session.c): tickets sealed by the binding's keys say whether their client was
+  -- verified, wolfSSL's own ticket keys cannot, so such a server gets binding keys (random,
+  -- per context, rotating) unless ticket_keys / on_ticket_key give some.
+  local function verifies_clients(ctx, o) return ctx:role() == "server" and o.verify ~= "none" end
+
   option("tickets", {
     check = function(v, name) if type(v) ~= "boolean" then bad(name, "a boolean", v) end end,
-    apply = function(ctx, v) return ctx:set_tickets(v ~= false) end,
+    apply = function(ctx, v, o)
+      local ok, err = ctx:set_tickets(v ~= false)
+      if not ok then return nil, err end
+      if v ~= false and verifies_clients(ctx, o) and not o.ticket_keys and not o.on_ticket_key then
+        return ctx:set_ticket_keys(M.random(32), M.TICKET_ROTATION)
+      end
+      return true
+    end,
     always = true, -- on by default, for clients and servers
   })
 
@@ -90,13 +103,26 @@ return function(M)
   -- cache of that many sessions for this context. wolfSSL's cache is one table for the
   -- whole process, of a size fixed when wolfSSL was built (33 sessions in Debian's: its
   -- set_cache_size is ignored), shared by every context (item 6).
+  -- A server that verifies clients keeps its TLS 1.2 sessions in its own cache by default
+  -- (as session_cache = n): wolfSSL's cache is shared by every context of the process
+  -- (a session made where no client certificate was asked for would resume here), and
+  -- keeps no record of whether the client was verified; the binding's keeps both apart.
+  M.CLIENT_AUTH_SESSION_CACHE = 1024
+
   option("session_cache", {
     check = function(v, name)
       if type(v) ~= "boolean" and not (type(v) == "number" and v >= 1 and v % 1 == 0) then
         bad(name, "a boolean or a number of sessions", v)
       end
     end,
+    always = true,
     apply = function(ctx, v, o)
+      if v == nil then
+        if not verifies_clients(ctx, o) or o.on_session_store or o.on_session_lookup or o.on_session_remove then
+          return true
+        end
+        v = M.CLIENT_AUTH_SESSION_CACHE
+      end
       server_only(ctx, "session_cache")
       if type(v) == "boolean" then return ctx:set_session_cache(v) end
       if o.on_session_store or o.on_session_lookup or o.on_session_remove then
@@ -205,9 +231,12 @@ return function(M)
   })
 
   -------------------------------------------------------------------------------------
-  -- Key log (NSS format, for Wireshark): keylog = path | function(line) | true, where
-  -- true means "the file named by SSLKEYLOGFILE, if set". Opt-in only: the environment
-  -- variable alone never turns it on.
+  -- Key log (NSS format, for Wireshark): keylog = path | function(line, conn) | true,
+  -- where true means "the file named by SSLKEYLOGFILE, if set". Opt-in only: the
+  -- environment variable alone never turns it on, and keylog = true without it costs
+  -- nothing. TLS 1.2 gives one CLIENT_RANDOM line after the handshake; TLS 1.3 five lines
+  -- (handshake and application traffic secrets of both sides, exporter secret), each as
+  -- its secret is derived (csrc/keys.c, csrc/record.c).
 
   local function file_writer(path)
     return function(line)
@@ -218,25 +247,52 @@ return function(M)
     end
   end
 
+  local function check_keylog(v, name)
+    if v ~= true and type(v) ~= "string" and type(v) ~= "function" then
+      bad(name, "a path, a function(line, conn) or true", v)
+    end
+  end
+
+  -- path | function | true -> the function lines go to, or nil (true without
+  -- SSLKEYLOGFILE), or nil, message
+  local function keylog_sink(v)
+    if v == true then
+      v = os.getenv("SSLKEYLOGFILE")
+      if v == nil or v == "" then return nil end
+    end
+    if type(v) == "string" then
+      local f, err = io.open(v, "a")
+      if not f then return nil, "cannot open the key log: " .. tostring(err) end
+      f:close()
+      return file_writer(v)
+    end
+    return v
+  end
+
   option("keylog", {
-    check = function(v, name)
-      if v ~= true and type(v) ~= "string" and type(v) ~= "function" then
-        bad(name, "a path, a function(line) or true (SSLKEYLOGFILE)", v)
-      end
-    end,
+    check = check_keylog,
     apply = function(ctx, v)
-      if v == true then
-        v = os.getenv("SSLKEYLOGFILE")
-        if v == nil or v == "" then return true end
-      end
-      if type(v) == "string" then
-        local f, err = io.open(v, "a")
-        if not f then return nil, "cannot open the key log: " .. tostring(err) end
-        f:close()
-        v = file_writer(v)
-      end
-      ctx:set_handler("on_keylog", v)
+      local fn, err = keylog_sink(v)
+      if err then return nil, err end
+      if fn then ctx:set_handler("on_keylog", fn) end
       return true
     end,
   })
+
+  -- ctx:connection{keylog = path | function(line, conn) | true}: this connection's key
+  -- log (instead of the context's); true keeps the lines for conn:keylog() only.
+  M._connection_options.keylog = true
+  table.insert(M._connection_setup, function(conn, opts)
+    local v = opts.keylog
+    if v == nil then return true end
+    if v ~= true and type(v) ~= "string" and type(v) ~= "function" then
+      conn:close()
+      error("bad option 'keylog': expected a path, a function(line, conn) or true (got " .. type(v) .. ")", 4)
+    end
+    if v == true then return conn:set_keylog(true) end
+    local fn, err = keylog_sink(v)
+    if not fn then return nil, err end
+    conn:set_handler("on_keylog", fn)
+    return true
+  end)
 end
