@@ -197,3 +197,38 @@ describe("wolfssl.context", function()
     end)
   end)
 end)
+
+describe("a connection's own callbacks (conn:on)", function()
+  local contexts = require "spec.helpers.ctx"
+
+  it("replace the context's for that connection only", function()
+    local seen = {}
+    local cctx = contexts.client({ on_verify = function() seen[#seen + 1] = "context" end })
+    local sctx = contexts.server()
+    local mine = cctx:connection({ server_name = "localhost" })
+    mine:on("on_verify", function(_, v)
+      seen[#seen + 1] = "connection"
+      if v.depth == 0 then return false, "this one is refused" end
+    end)
+    local p = setmetatable({ client = mine, server = sctx:connection() }, require("wolfssl.pair").Pair)
+    local ok, err, code = p:handshake()
+    assert.is_nil(ok)
+    assert.equal("verify_failed", code)
+    assert.matches("this one is refused", err, 1, true)
+    assert.same({ "connection" }, seen)
+    -- the next connection of the same context still uses the context's callback
+    assert.truthy(wolfssl.pair(cctx, sctx, { server_name = "localhost" }))
+    assert.same({ "connection", "context" }, seen)
+  end)
+
+  it("refuse callbacks wolfSSL only calls through the context, and unknown names", function()
+    local conn = contexts.server():connection()
+    for _, name in ipairs({ "on_psk", "on_ticket_key", "on_session_store", "on_session_lookup", "on_session_remove" }) do
+      assert.has_error(function() conn:on(name, function() end) end,
+        name .. " can only be set on a context: wolfSSL calls it through the context")
+    end
+    assert.has_error(function() conn:on("on_verfy", function() end) end,
+      "unknown callback 'on_verfy' (did you mean 'on_verify'?)")
+    assert.has_error(function() conn:on("on_verify", "yes") end, "bad argument #2 to 'on' (function expected)")
+  end)
+end)

@@ -89,11 +89,22 @@ describe("wolfssl.ngx wrap options", function()
     local sctx, cctx = contexts.server(), contexts.client()
     local first = connect({ "x" }, nil, sctx, cctx)
     assert.equal("x", first:receive(1)) -- the TLS 1.3 ticket came with it
-    local session = assert(first:connection():session())
+    local session = assert(first:session()) -- passed through to the Connection
     assert.is_false(first:info().resumed)
     local again = connect({ "y" }, { session = session }, sctx, cctx)
     assert.is_true(again:info().resumed)
     assert.equal("y", again:receive(1))
+  end)
+
+  it("answers what a script asks of its connection without unwrapping it", function()
+    local tls = connect({ "x" })
+    local conn = tls:connection()
+    assert.equal(conn:export_keying_material("EXPORTER-test", 16), tls:export_keying_material("EXPORTER-test", 16))
+    assert.equal(conn:client_random(), tls:client_random())
+    assert.equal(conn:finished(), tls:finished())
+    assert.equal(32, #tls:peer_finished())
+    assert.equal(tostring(conn:verified_chain()[1]), tostring(tls:verified_chain()[1]))
+    assert.is_nil(tls.feed) -- the transport stays the driver's
   end)
 end)
 

@@ -301,9 +301,13 @@ option("server_name", { check = is_string })
 -- Callbacks: on_* options are stored with the context; later issues register more.
 -- `install(ctx)`, if given, switches on what the callback needs in the C core (it runs
 -- for the option and for ctx:on alike) and returns true | nil, message.
+-- `context_only`: wolfSSL calls it through a hook of the context (PSK, ticket keys,
+-- the session store), so a connection's own handler of that name would never run.
 M._handlers = {}
-function M._handler(name, install)
+M._context_only = {}
+function M._handler(name, install, context_only)
   M._handlers[name] = install or true
+  if context_only then M._context_only[name] = true end
   option(name, { check = is_type("function"), apply = function(ctx, fn)
     ctx:set_handler(name, fn)
     if type(install) == "function" then return install(ctx) end
@@ -368,6 +372,20 @@ function Context:on(name, fn)
 end
 
 function Context:settings() return settings[self] end
+
+-- conn:on(name, fn): a callback for this connection only, in place of its context's.
+function Connection:on(name, fn)
+  if not M._handlers[name] then
+    local hint = suggest(tostring(name), M._handlers)
+    error(("unknown callback '%s'%s"):format(tostring(name), hint and (" (did you mean '" .. hint .. "'?)") or ""), 2)
+  end
+  if M._context_only[name] then
+    error(("%s can only be set on a context: wolfSSL calls it through the context"):format(name), 2)
+  end
+  if fn ~= nil and type(fn) ~= "function" then error("bad argument #2 to 'on' (function expected)", 2) end
+  self:set_handler(name, fn)
+  return self
+end
 
 ---------------------------------------------------------------------------------------
 -- ctx:connection{server_name=, fd=, alpn=}

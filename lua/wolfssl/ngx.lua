@@ -191,6 +191,14 @@ function TLS:peer_certificate() return self.conn:peer_certificate() end
 function TLS:peer_chain() return self.conn:peer_chain() end
 function TLS:connection() return self.conn end
 
+-- What a script asks of the connection, passed through (not the transport calls:
+-- feed/take/handshake belong to this driver, and a write-side call such as key_update
+-- would leave bytes no cosocket send carries).
+for _, name in ipairs({ "session", "verified_chain", "export_keying_material", "finished",
+  "peer_finished", "client_random", "server_random", "keylog", "server_name" }) do
+  TLS[name] = function(self, ...) return self.conn[name](self.conn, ...) end
+end
+
 -- server(ctx [, opts]) -> tls | nil, err: TLS on the raw downstream socket of the
 -- current request (ngx.req.socket(true)), e.g. after answering an HTTP Upgrade with
 -- 101 Switching Protocols. opts.response: bytes to send in the clear first.

@@ -163,11 +163,11 @@ return function(M)
     end
     return true
   end)
-  handler("on_ticket_key", function(ctx) server_only(ctx, "on_ticket_key"); return ctx:use_ticket_key_handler() end)
+  handler("on_ticket_key", function(ctx) server_only(ctx, "on_ticket_key"); return ctx:use_ticket_key_handler() end, true)
   local function store(ctx) server_only(ctx, "on_session_store"); return ctx:use_session_store() end
-  handler("on_session_store", store)
-  handler("on_session_lookup", store)
-  handler("on_session_remove", store)
+  handler("on_session_store", store, true)
+  handler("on_session_lookup", store, true)
+  handler("on_session_remove", store, true)
 
   -- ctx:connection{session = s}: offer a session saved from an earlier connection. One
   -- the server no longer knows just means a full handshake (info().resumed == false).
@@ -203,7 +203,7 @@ return function(M)
   -- (measured on 5.5.4). So a PSK client that may speak TLS 1.2 puts P-256 first.
   M.DEFAULT_PSK_GROUPS = { "P-256", "X25519", "P-384" }
 
-  handler("on_psk", function(ctx) return ctx:use_psk() end)
+  handler("on_psk", function(ctx) return ctx:use_psk() end, true)
 
   option("psk", {
     check = function(v, name)
