@@ -45,7 +45,7 @@ ASAN_ENV = LD_PRELOAD=$(ASAN_LIB) \
   LSAN_OPTIONS=suppressions=$(CURDIR)/.ci/lsan.supp:print_suppressions=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all test test-only asan install setup demo clean FORCE
+.PHONY: all test test-only asan install setup demo clean FORCE bench bench-plot fuzz fuzz-smoke valgrind
 
 all: $(CORE)
 
@@ -77,6 +77,21 @@ asan:
 
 test-only:
 	$(TEST_ENV) $(BUSTED) --lua=$(LUA_BIN) $(BUSTED_ARGS) $(SPEC)
+
+# ---- benchmarks (bench/README in the README's Performance section) -------------------
+# `make bench` runs every workload against every implementation (about 8 minutes);
+# `make bench QUICK=1` the same shapes in about 2 minutes. Both print the table.
+BENCH_ARGS ?= $(if $(QUICK),--quick)
+build/bench/raw: bench/raw.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -Wall -Wextra -I$(WOLFSSL_INCDIR) -o $@ bench/raw.c $(LIBS)
+
+bench: $(CORE) build/bench/raw
+	$(TEST_ENV) $(LUA_BIN) bench/run.lua $(BENCH_ARGS)
+
+bench-plot:
+	@test -f build/bench/results.txt || { echo "no build/bench/results.txt: run 'make bench' first"; exit 1; }
+	$(LUA_BIN) bench/plot.lua build/bench/results.txt bench/results.png
 
 install: $(CORE)
 	install -d $(DESTDIR)$(LUADIR)/wolfssl $(DESTDIR)$(CMODDIR)/wolfssl
