@@ -76,6 +76,7 @@ if o.role == "server" then
           local lua1 = common.lua_kb()
           common.result((common.rss() - rss0) / o.conns, "bytes")
           io.write(("lua %.0f bytes\n"):format((lua1 - lua0) * 1024 / o.conns))
+          io.write(("socket %.0f bytes\n"):format(common.socket_bytes()))
           os.exit(0)
         end
       else

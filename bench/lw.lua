@@ -17,7 +17,8 @@ local function context()
   end
   if o.trace then
     if not wolfssl._handlers.on_message then
-      common.result(0, "n/a (needs on_message: the trace issue)")
+      if o.role == "server" then common.listen(o.port) end
+      if o.role == "client" then common.result(0, "n/a (needs on_message: the trace issue)") end
       os.exit(0)
     end
     t.on_message = function() end -- EXTENSION POINT (W5): the cost of the trace itself
@@ -108,12 +109,14 @@ if o.role == "server" then
         st:read_exact(1); st:write_all(1)
       end
       if o.mode == "idle" then
+        if o.release then st.conn:release_handshake_data() end
         idle[#idle + 1] = st
         if #idle == o.base then rss0, lua0 = common.rss(), common.lua_kb() end
         if #idle == o.base + o.conns then
           local lua1 = common.lua_kb()
           common.result((common.rss() - rss0) / o.conns, "bytes")
           io.write(("lua %.0f bytes\n"):format((lua1 - lua0) * 1024 / o.conns))
+          io.write(("socket %.0f bytes\n"):format(common.socket_bytes()))
           os.exit(0)
         end
       else

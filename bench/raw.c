@@ -14,6 +14,7 @@
 #include <wolfssl/ssl.h>
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -159,6 +160,7 @@ static void serve(const Opts *o) {
   WOLFSSL_CTX *ctx = make_ctx(o);
   int ls = tcp_listen(o->port), n = 0;
   long rss0 = 0;
+  size_t heap0 = 0;
   WOLFSSL **idle = NULL;
   if (strcmp(o->mode, "idle") == 0) idle = calloc((size_t)(o->base + o->conns), sizeof *idle);
   printf("ready %d\n", tcp_port(ls));
@@ -187,11 +189,16 @@ static void serve(const Opts *o) {
       write_all(ssl, "k", 1);
     }
     if (idle) {
-      if (o->free_arrays) wolfSSL_FreeArrays(ssl);
+      if (o->free_arrays == 1) wolfSSL_FreeArrays(ssl);
+      if (o->free_arrays == 2) wolfSSL_FreeHandshakeResources(ssl);
       idle[n++] = ssl;
-      if (n == o->base) rss0 = rss_bytes();
+      if (n == o->base) {
+        rss0 = rss_bytes();
+        heap0 = mallinfo2().uordblks;
+      }
       if (n == o->base + o->conns) {
         printf("result %.0f bytes\n", (double)(rss_bytes() - rss0) / o->conns);
+        printf("heap %.0f bytes\n", (double)(mallinfo2().uordblks - heap0) / o->conns);
         fflush(stdout);
         exit(0);
       }
@@ -286,6 +293,7 @@ int main(int argc, char **argv) {
   for (i = 4; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
     if (strcmp(a, "--free-arrays") == 0) { o.free_arrays = 1; continue; }
+    if (strcmp(a, "--free-handshake") == 0) { o.free_arrays = 2; continue; }
     if (strcmp(a, "--cert") == 0) o.cert = v;
     else if (strcmp(a, "--key") == 0) o.key = v;
     else if (strcmp(a, "--ca") == 0) o.ca = v;
