@@ -351,6 +351,10 @@ static int conn_take(lua_State *L) {
   n = buf_size(&c->out);
   max = (size_t)luaL_optinteger(L, 2, (lua_Integer)n);
   if (max < n) n = max;
+  if (n == 0) { /* the buffer may be unallocated: no pointer arithmetic on NULL */
+    lua_pushliteral(L, "");
+    return 1;
+  }
   lua_pushlstring(L, (const char *)c->out.p + c->out.off, n);
   buf_consume(&c->out, n);
   return 1;
