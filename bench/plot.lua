@@ -1,0 +1,87 @@
+-- `make bench-plot`: the results of the last `make bench` as one PNG (gnuplot).
+--   lua bench/plot.lua build/bench/results.txt bench/results.png
+-- Left: every throughput workload relative to raw C wolfSSL (1.0 = the limit; higher
+-- is better), with the issue's targets as lines. Right: W4, server memory per idle
+-- connection in KiB (lower is better).
+local input, output = arg[1], arg[2]
+assert(input and output, "usage: plot.lua RESULTS PNG")
+
+local rows, order, load = {}, {}, "?"
+for line in io.lines(input) do
+  if line:find("^#") then
+    load = line:match("load (.*)$") or load
+  else
+    local impl, id, name, median = line:match("^([^|]*)|([^|]*)|([^|]*)|([^|]*)|")
+    if impl then
+      if not rows[name] then rows[name] = { id = id }; order[#order + 1] = name end
+      rows[name][impl] = tonumber(median)
+    end
+  end
+end
+
+local dir = output:match("^(.*)/") or "."
+local tmp = os.tmpname()
+local IMPLS = { "lw-fd", "lw-mem", "luasec" }
+
+local f = assert(io.open(tmp .. ".ratio", "w"))
+f:write("workload " .. table.concat(IMPLS, " ") .. "\n")
+for _, name in ipairs(order) do
+  local r = rows[name]
+  if r.id ~= "W4" and r.id ~= "W5" and r.raw then
+    local label = name:gsub("^W%S+ ", ""):gsub(" ", "\\n", 1)
+    local cells = { '"' .. r.id .. " " .. label .. '"' }
+    for _, impl in ipairs(IMPLS) do cells[#cells + 1] = r[impl] and ("%.3f"):format(r[impl] / r.raw) or "-" end
+    f:write(table.concat(cells, " "), "\n")
+  end
+end
+f:close()
+
+local mem_impls = { "raw", "lw-fd", "lw-fd+release", "lw-mem", "luasec" }
+f = assert(io.open(tmp .. ".mem", "w"))
+for _, name in ipairs(order) do
+  local r = rows[name]
+  if r.id == "W4" then
+    for _, impl in ipairs(mem_impls) do
+      if r[impl] then f:write(('"%s" %.1f\n'):format(impl, r[impl] / 1024)) end
+    end
+  end
+end
+f:close()
+
+local script = ([[
+set terminal pngcairo size 1400,620 font "sans,10"
+set output "%s"
+set multiplot layout 1,2 title "lua-wolfssl vs raw C wolfSSL 5.5.4 and LuaSec (load at run: %s)"
+set datafile missing "-"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set grid ytics
+set key top left
+set yrange [0:*]
+set size 0.68,1
+set origin 0,0
+set title "throughput relative to raw C (1.0 = raw wolfSSL; targets: fd 0.95, memory 0.8)"
+set xtics rotate by -30 font ",8"
+plot "%s.ratio" using 2:xtic(1) title "lua-wolfssl fd" lc rgb "#1f77b4", \
+     "" using 3 title "lua-wolfssl memory+LuaSocket" lc rgb "#6baed6", \
+     "" using 4 title "LuaSec (OpenSSL)" lc rgb "#ff7f0e", \
+     0.95 with lines dt 2 lc rgb "#1f77b4" title "", 0.8 with lines dt 2 lc rgb "#6baed6" title ""
+set size 0.32,1
+set origin 0.68,0
+set title "W4: server memory per idle connection (KiB RSS)"
+set style data boxes
+set boxwidth 0.6
+set xtics rotate by -30 font ",9"
+unset key
+plot "%s.mem" using 0:2:xtic(1) with boxes lc rgb "#2ca02c", "" using 0:2:(sprintf("%%.1f", $2)) with labels offset 0,0.7
+unset multiplot
+]]):format(output, load, tmp, tmp)
+f = assert(io.open(tmp .. ".gp", "w"))
+f:write(script)
+f:close()
+local ok = os.execute("gnuplot " .. tmp .. ".gp")
+os.remove(tmp .. ".ratio"); os.remove(tmp .. ".mem"); os.remove(tmp .. ".gp"); os.remove(tmp)
+assert(ok == true or ok == 0, "gnuplot failed")
+print("wrote " .. output .. " (" .. dir .. ")")
