@@ -24,7 +24,6 @@ local tmp = os.tmpname()
 local IMPLS = { "lw-fd", "lw-mem", "luasec" }
 
 local f = assert(io.open(tmp .. ".ratio", "w"))
-f:write("workload " .. table.concat(IMPLS, " ") .. "\n")
 for _, name in ipairs(order) do
   local r = rows[name]
   if r.id ~= "W4" and r.id ~= "W5" and r.raw then
@@ -59,17 +58,23 @@ set style fill solid 0.85 border -1
 set boxwidth 0.9
 set grid ytics
 set key top left
-set yrange [0:*]
-set size 0.68,1
+set logscale y 2
+set yrange [0.25:16]
+set ytics ("0.25" 0.25, "0.5" 0.5, "0.8" 0.8, "1" 1, "2" 2, "4" 4, "8" 8, "16" 16)
+set tmargin 5
+set size 0.68,0.95
 set origin 0,0
-set title "throughput relative to raw C (1.0 = raw wolfSSL; targets: fd 0.95, memory 0.8)"
+set title "throughput relative to raw C wolfSSL (log scale; 1 = raw; dashed: targets 0.95 fd, 0.8 memory)"
 set xtics rotate by -30 font ",8"
 plot "%s.ratio" using 2:xtic(1) title "lua-wolfssl fd" lc rgb "#1f77b4", \
      "" using 3 title "lua-wolfssl memory+LuaSocket" lc rgb "#6baed6", \
      "" using 4 title "LuaSec (OpenSSL)" lc rgb "#ff7f0e", \
      0.95 with lines dt 2 lc rgb "#1f77b4" title "", 0.8 with lines dt 2 lc rgb "#6baed6" title ""
-set size 0.32,1
+set size 0.32,0.95
 set origin 0.68,0
+unset logscale y
+set yrange [0:*]
+set ytics auto
 set title "W4: server memory per idle connection (KiB RSS)"
 set style data boxes
 set boxwidth 0.6
