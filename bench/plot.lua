@@ -90,3 +90,27 @@ local ok = os.execute("gnuplot " .. tmp .. ".gp")
 os.remove(tmp .. ".ratio"); os.remove(tmp .. ".mem"); os.remove(tmp .. ".gp"); os.remove(tmp)
 assert(ok == true or ok == 0, "gnuplot failed")
 print("wrote " .. output .. " (" .. dir .. ")")
+
+-- the same results as a Markdown table, for the README
+local md = { "| workload | raw C | lua-wolfssl fd | lua-wolfssl memory | LuaSec |", "|---|---|---|---|---|" }
+for _, name in ipairs(order) do
+  local r = rows[name]
+  if r.id ~= "W5" then
+    local cells = { name }
+    for _, impl in ipairs({ "raw", "lw-fd", "lw-mem", "luasec" }) do
+      local v = r[impl]
+      if not v then cells[#cells + 1] = "n/a"
+      elseif r.id == "W4" then
+        cells[#cells + 1] = impl == "raw" and ("%.1f KiB"):format(v / 1024)
+          or ("%.1f KiB (%+.1f)"):format(v / 1024, (v - r.raw) / 1024)
+      else
+        local unit = r.id == "W3" and " MB/s" or " hs/s"
+        cells[#cells + 1] = impl == "raw" and ("%.0f%s"):format(v, unit)
+          or ("%.0f (%.2fx)"):format(v, v / r.raw)
+      end
+    end
+    md[#md + 1] = "| " .. table.concat(cells, " | ") .. " |"
+  end
+end
+print()
+print(table.concat(md, "\n"))
