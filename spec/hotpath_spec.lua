@@ -121,7 +121,8 @@ describe("the per-record hot path", function()
         assert(c:take() == "")
       end
     end)
-    assert.is_true(bytes < 1024, ("%.0f bytes for 10,000 polls"):format(bytes))
+    -- one short string per poll would be 160 KB; LuaJIT allocates about 1 KB once
+    assert.is_true(bytes < 4096, ("%.0f bytes for 10,000 polls"):format(bytes))
   end)
 end)
 
