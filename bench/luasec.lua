@@ -98,10 +98,11 @@ else
   elseif o.mode == "up" or o.mode == "down" then
     local c = wrap(common.connect(o.port))
     assert(c:dohandshake())
-    local t0 = socket.gettime()
+    local t0, c0 = socket.gettime(), os.clock()
     if o.mode == "up" then write_all(c, o.bytes); read_exact(c, 1)
     else write_all(c, 1); read_exact(c, o.bytes) end
     common.result(o.bytes / 1e6 / (socket.gettime() - t0), "MB/s")
+    common.cpu(os.clock() - c0, o.bytes / 1e6)
     c:close()
   elseif o.mode == "idle" then
     local all = {}

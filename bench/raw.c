@@ -8,7 +8,8 @@
  *            --duration S (client hs/resume) --bytes N (up/down) --conns N --base N (idle)
  *            --free-arrays (idle server: call wolfSSL_FreeArrays after the handshake)
  *
- * A client prints one line "result VALUE UNIT"; an idle server prints
+ * A client prints "result VALUE UNIT" and "cpu SECONDS count N" (its CPU time for the N
+ * handshakes or N MB measured); an idle server prints
  * "result RSS_BYTES_PER_CONN bytes" once --base + --conns connections are established. */
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -230,12 +231,14 @@ static void client(const Opts *o) {
     WOLFSSL_SESSION *sess = NULL;
     long count = 0, resumed = 0;
     double t0, t;
+    clock_t c0;
     if (resume) { /* the first full handshake gives the session (a ticket in 1.3) */
       WOLFSSL *ssl = client_conn(ctx, o, NULL);
       sess = wolfSSL_get1_session(ssl);
       ssl_close(ssl);
     }
     t0 = now();
+    c0 = clock();
     do {
       WOLFSSL *ssl = client_conn(ctx, o, sess);
       if (resume) {
@@ -250,12 +253,15 @@ static void client(const Opts *o) {
     if (resume && resumed != count) die("not every handshake resumed");
     wolfSSL_SESSION_free(sess);
     printf("result %.1f hs/s\n", count / (t - t0));
+    printf("cpu %.6f count %ld\n", (double)(clock() - c0) / CLOCKS_PER_SEC, count);
   } else if (strcmp(o->mode, "up") == 0 || strcmp(o->mode, "down") == 0) {
     WOLFSSL *ssl = ssl_on(ctx, tcp_connect(o->port), 1);
     double t0;
+    clock_t c0;
     memset(buf, 'x', sizeof buf);
     if (wolfSSL_connect(ssl) != WOLFSSL_SUCCESS) die("connect");
     t0 = now();
+    c0 = clock();
     if (strcmp(o->mode, "up") == 0) {
       write_all(ssl, buf, o->bytes);
       read_exact(ssl, buf, 1);
@@ -264,6 +270,7 @@ static void client(const Opts *o) {
       read_exact(ssl, buf, o->bytes);
     }
     printf("result %.2f MB/s\n", o->bytes / 1e6 / (now() - t0));
+    printf("cpu %.6f count %.3f\n", (double)(clock() - c0) / CLOCKS_PER_SEC, o->bytes / 1e6);
     ssl_close(ssl);
   } else if (strcmp(o->mode, "idle") == 0) {
     int i, total = o->base + o->conns;

@@ -189,6 +189,22 @@ local function args_for(w, role)
   return table.concat(a, " ")
 end
 
+local TICK = tonumber((sh("getconf CLK_TCK"))) or 100
+
+-- user+system CPU seconds a process has used so far
+local function cpu_of(pid)
+  local f = io.open("/proc/" .. pid .. "/stat")
+  if not f then return nil end
+  local stat = f:read("*l") or ""
+  f:close()
+  local rest = stat:match("^%d+ %b() (.*)$")
+  if not rest then return nil end
+  local fields = {}
+  for x in rest:gmatch("%S+") do fields[#fields + 1] = x end
+  -- after pid and comm: state is field 3, utime 14, stime 15 (man 5 proc)
+  return (tonumber(fields[12]) + tonumber(fields[13])) / TICK
+end
+
 local function parse(out)
   local v, unit = out:match("result (%S+) ([^\n]*)")
   return tonumber(v), unit
@@ -201,7 +217,9 @@ local function run_once(impl, w)
   local ulimit = w.idle and "ulimit -n 8192 2>/dev/null; " or ""
   local ccmd = ("%stimeout 600 %s client %d %s%s"):format(ulimit, pinned(1, impl.cmd), srv.port,
     args_for(w, "client"), extra)
+  local scpu0 = cpu_of(srv.pid)
   local out, ok = sh("sh -c " .. q(ccmd))
+  local scpu1 = cpu_of(srv.pid)
   local v, unit, lua
   if w.idle then
     wait_exit(srv, 30)
@@ -213,6 +231,11 @@ local function run_once(impl, w)
     if not v then out = out .. log end
   else
     v, unit = parse(out)
+    -- CPU per unit of work, client and server together
+    local ccpu, count = out:match("cpu (%S+) count (%S+)")
+    if ccpu and scpu0 and scpu1 and tonumber(count) > 0 then
+      lua = { cpu = (tonumber(ccpu) + scpu1 - scpu0) / tonumber(count) }
+    end
   end
   stop_server(srv)
   if unit and unit:find("^n/a") then return nil, unit end
@@ -241,6 +264,8 @@ print(("machine: %s CPUs, load average %s%s; wolfSSL %s"):format((sh("nproc")):g
   PIN and ", server pinned to CPU 0, client to CPU 1" or "",
   (sh(LUA .. " -e 'print(require(\"wolfssl\").wolfssl_version)'")):gsub("%s", "")))
 print("NOTE: numbers from a shared or loaded machine are noisy: compare ratios within one run.")
+print("      [cpu ...] is client+server CPU time per handshake or per MB, which load from")
+print("      other processes moves far less than wall-clock rates.")
 print()
 
 local results = {}   -- name -> impl -> { median, min, max, runs, unit, lua }
@@ -268,7 +293,7 @@ for _, w in ipairs(WORKLOADS) do
         impls[#impls + 1] = impl
       end
     end
-    local vals, units, why, extra = {}, {}, {}, {}
+    local vals, units, why, extra, cpus = {}, {}, {}, {}, {}
     local runs = w.bulk and BULK_RUNS or (w.idle and 1 or RUNS)
     for _ = 1, runs do
       for _, impl in ipairs(impls) do
@@ -279,7 +304,13 @@ for _, w in ipairs(WORKLOADS) do
           else
             vals[impl.name] = vals[impl.name] or {}
             table.insert(vals[impl.name], v)
-            units[impl.name], extra[impl.name] = u, lua
+            units[impl.name] = u
+            if lua and lua.cpu then
+              cpus[impl.name] = cpus[impl.name] or {}
+              table.insert(cpus[impl.name], lua.cpu)
+            elseif lua then
+              extra[impl.name] = lua
+            end
           end
         end
       end
@@ -291,16 +322,23 @@ for _, w in ipairs(WORKLOADS) do
           why[impl.name] or "")
       else
         local r = { median = median(t), min = math.min(table.unpack(t)), max = math.max(table.unpack(t)),
-                    runs = #t, unit = units[impl.name], lua = extra[impl.name] }
+                    runs = #t, unit = units[impl.name], lua = extra[impl.name],
+                    cpu = cpus[impl.name] and median(cpus[impl.name]) }
         results[w.name][impl.name] = r
         local ratio = ratio_text(w, impl.name, r)
+        if r.cpu then
+          local base = results[w.name][w.impls and w.impls[1].name or "raw"]
+          local per = w.bulk and "MB" or "hs"
+          ratio = ratio .. (" [cpu %.0f us/%s%s]"):format(r.cpu * 1e6, per,
+            base and base ~= r and base.cpu and (" = %.2fx"):format(base.cpu / r.cpu) or "")
+        end
         if r.lua then
           ratio = ratio .. (" (Lua heap %.0f B/conn, of which LuaSocket %.0f)"):format(r.lua.lua, r.lua.socket or 0)
         end
         line = ("%-12s %-32s %10.1f %10.1f %10.1f %4d  %-6s %s"):format(impl.name, w.name, r.median, r.min,
           r.max, r.runs, r.unit, ratio)
         lines[#lines + 1] = table.concat({ impl.name, w.id, w.name, r.median, r.min, r.max, r.runs, r.unit,
-          r.lua and r.lua.lua or "", r.lua and r.lua.socket or "" }, "|")
+          r.lua and r.lua.lua or "", r.lua and r.lua.socket or "", r.cpu or "" }, "|")
       end
       print(line)
       io.stdout:flush()
@@ -323,7 +361,8 @@ for _, w in ipairs(WORKLOADS) do
       local r = get(w.name, t[1])
       if raw and r then
         target(("%s >= %.2fx raw on %s"):format(t[1], t[2], w.name), r.median / raw.median >= t[2],
-          ("%.2fx"):format(r.median / raw.median))
+          ("%.2fx%s"):format(r.median / raw.median,
+            raw.cpu and r.cpu and (" (by CPU per unit: %.2fx)"):format(raw.cpu / r.cpu) or ""))
       elseif raw then
         target(("%s >= %.2fx raw on %s"):format(t[1], t[2], w.name), nil)
       end
@@ -333,7 +372,10 @@ end
 do
   local w1 = WORKLOADS[1].name
   local lw, ls = get(w1, "lw-fd"), get(w1, "luasec")
-  if lw and ls then target("lw-fd faster than LuaSec on W1 (X25519)", lw.median > ls.median, ("%.2fx"):format(lw.median / ls.median)) end
+  if lw and ls then
+    target("lw-fd faster than LuaSec on W1 (X25519)", lw.median > ls.median, ("%.2fx%s"):format(lw.median / ls.median,
+      lw.cpu and ls.cpu and (" (by CPU per handshake: %.2fx)"):format(ls.cpu / lw.cpu) or ""))
+  end
   local w4 = WORKLOADS[9].name
   local raw4, lw4 = get(w4, "raw"), get(w4, "lw-fd")
   if raw4 and lw4 then
@@ -355,7 +397,7 @@ print(("total %.0f s; load average now %s"):format(socket.gettime() - t_start,
 
 os.execute("mkdir -p " .. q(opt.out:match("^(.*)/") or "."))
 local f = assert(io.open(opt.out, "w"))
-f:write("# impl|workload id|workload|median|min|max|runs|unit|lua bytes/conn|luasocket bytes/conn\n")
+f:write("# impl|workload id|workload|median|min|max|runs|unit|lua bytes/conn|luasocket bytes/conn|cpu s/unit\n")
 f:write("# ", os.date("!%Y-%m-%dT%H:%M:%SZ"), Q and " quick" or " full", " load ", load, "\n")
 for _, l in ipairs(lines) do f:write(l, "\n") end
 f:close()
