@@ -404,6 +404,33 @@ local CALLBACKS = {
       { value = {}, message = "callback error: on_session_lookup must return a Session, exported bytes or nil" },
     },
   },
+  on_verify = {
+    run = function(fn) return handshake(client_ctx({ on_verify = fn }), server_ctx()) end,
+    good = function() return true end,
+    wrong = {
+      { value = 42, message = "callback error: on_verify must return true, false or nil (got number)" },
+      { value = "yes", message = "callback error: on_verify must return true, false or nil (got string)" },
+      { value = {}, message = "callback error: on_verify must return true, false or nil (got table)" },
+    },
+  },
+  on_message = { -- both sides; its return value is ignored
+    run = function(fn)
+      local ok, err, code = handshake(client_ctx({ on_message = fn }), server_ctx())
+      if not ok then return ok, err, code end
+      return handshake(client_ctx(), server_ctx({ on_message = fn }))
+    end,
+    good = function() end,
+    wrong = { { value = 42, ok = true }, { value = {}, ok = true } },
+  },
+  on_client_hello = {
+    run = function(fn) return handshake(client_ctx(), server_ctx({ on_client_hello = fn })) end,
+    good = function() return true end,
+    wrong = {
+      { value = 42, message = "callback error: on_client_hello must return nil, true, false or wolfssl.PAUSE (got number)" },
+      { value = "go", message = "callback error: on_client_hello must return nil, true, false or wolfssl.PAUSE (got string)" },
+      { value = {}, message = "callback error: on_client_hello must return nil, true, false or wolfssl.PAUSE (got table)" },
+    },
+  },
   -- on_session_remove runs only when a looked-up session has expired (seconds of real
   -- time per case): left pending below rather than slowing every run down.
 }
