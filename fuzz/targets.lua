@@ -106,17 +106,18 @@ function T.cert(data)
   assert(wolfssl.certificate(cert:der()) == cert)
 end
 
--- EXTENSION POINT: the record/message splitter of the trace issue. Once on_message
--- exists, every byte a server connection receives goes through the splitter (and
--- trace.decode when it exists); until then this target only runs the server path.
+-- The record/message splitter of the trace (record.c): with on_message set, every byte a
+-- server connection receives is split into records and messages (and opened when
+-- encrypted) and each message goes through trace.decode. Should on_message ever be
+-- missing, the target still runs the server path.
+local ok_trace, trace = pcall(require, "wolfssl.trace")
+local decode = ok_trace and trace.decode
 local traced = {}
 function T.record(data)
   local v, _, chunk, bytes = options(data)
-  local decode = package.loaded["wolfssl.trace"] and package.loaded["wolfssl.trace"].decode
   if wolfssl._handlers.on_message and not traced[v] then
-    local c = ctx("server", v, false)
-    c:on("on_message", function(_, m)
-      if decode then pcall(decode, m) end
+    ctx("server", v, false):on("on_message", function(_, m)
+      if decode then pcall(decode, m) end -- a message it cannot decode may raise; a crash may not
     end)
     traced[v] = true
   end
