@@ -84,7 +84,7 @@ test-only:
 # Suppressions: third-party only, each explained in .ci/valgrind.supp.
 VALGRIND = valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite \
   --errors-for-leak-kinds=definite --error-exitcode=99 --trace-children=no \
-  --num-callers=40 --suppressions=$(CURDIR)/.ci/valgrind.supp
+  --num-callers=40 --keep-debuginfo=yes --suppressions=$(CURDIR)/.ci/valgrind.supp
 BUSTED_SCRIPT ?= $(shell command -v $(BUSTED))
 
 valgrind: $(CORE)
