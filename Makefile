@@ -109,7 +109,8 @@ bench-plot:
 # `make fuzz` runs each target FUZZ_SECONDS (default 60) from a corpus seeded with real
 # handshakes; `make fuzz-smoke` is CI's 60-second run (15 s per target). A crash, a
 # sanitizer report or a Lua error escaping a target fails the run; libFuzzer leaves the
-# input as build/fuzz/crash-* (reproduce: FUZZ_TARGET=t build/fuzz/fuzz FILE).
+# input as build/fuzz/crash-* (reproduce: FUZZ_TARGET=t build/fuzz/fuzz FILE). Inputs that
+# once crashed live in fuzz/regress/<target> and seed every run.
 FUZZ_CC ?= $(shell command -v clang-14 || command -v clang)
 FUZZ_DIR = build/fuzz
 FUZZ_TARGETS ?= server client cert record
@@ -138,7 +139,8 @@ fuzz: $(FUZZ_DIR)/fuzz $(FUZZ_DIR)/seeds/.done
 	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    $(FUZZ_DIR)/fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=2048 \
 	    -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/crash-$$t- \
-	    $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/seeds/$$t >$(FUZZ_DIR)/$$t.log 2>&1; then \
+	    $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/seeds/$$t $$(test -d fuzz/regress/$$t && echo fuzz/regress/$$t) \
+	    >$(FUZZ_DIR)/$$t.log 2>&1; then \
 	    grep -E '^(stat::number_of_executed_units|stat::new_units_added|Done)' $(FUZZ_DIR)/$$t.log; \
 	    grep -E '^#[0-9]+.*cov:' $(FUZZ_DIR)/$$t.log | tail -n 1; \
 	  else \

@@ -223,6 +223,20 @@ describe("a closed object", function()
   end)
 end)
 
+describe("a certificate from the fuzzer", function()
+  it("lists the extensions wolfSSL's own extension parser double-frees on", function()
+    -- fuzz/regress/cert: found by `make fuzz`; wolfSSL_X509_get_ext() crashed on it
+    local f = assert(io.open("fuzz/regress/cert/ext-set-ext-double-free.der", "rb"))
+    local der = f:read("*a")
+    f:close()
+    local cert = assert(wolfssl.certificate(der))
+    local oids = {}
+    for _, e in ipairs(cert:extensions()) do oids[#oids + 1] = e.oid end
+    assert.same({ "2.5.29.17", "2.5.29.37", "2.5.29.14", "2.26.86.7332.962831.45.3540.1301512.120.7683.881542.65" }, oids)
+    assert.equal("CN=localhost", tostring(cert:subject()))
+  end)
+end)
+
 describe("collection order", function()
   it("collects contexts before their connections, mid-handshake and after", function()
     for round = 1, VALGRIND and 10 or 100 do
