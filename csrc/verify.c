@@ -238,16 +238,6 @@ static const VerifyPolicy *verify_policy_of(Conn *c) {
  * the anchor to the callback, item 4). Built from the store's certificate buffers:
  * X509_STORE_CTX_get_chain would give the same in reverse, but leaks an X509 on each
  * call in 5.5.4 (found with valgrind: wolfSSL_get_chain_X509 inside it). */
-/* The trust anchor that issued `top`, looked up in `st`: a new reference, or NULL. */
-static WOLFSSL_X509 *verify_anchor_of(WOLFSSL_X509_STORE_CTX *st, WOLFSSL_X509 *top) {
-  WOLFSSL_X509 *anchor = NULL;
-  if (top && wolfSSL_X509_check_issued(top, top) != 0 &&
-      wolfSSL_X509_STORE_CTX_get1_issuer(&anchor, st, top) == WOLFSSL_SUCCESS)
-    return anchor;
-  wolfSSL_X509_free(anchor);
-  return NULL;
-}
-
 static void verify_push_chain(lua_State *L, WOLFSSL_X509_STORE_CTX *store, int as_der) {
   int i, n = store->certs ? store->totalCerts : 0, k = 0;
   WOLFSSL_X509 *top = NULL, *anchor = NULL;
@@ -260,13 +250,9 @@ static void verify_push_chain(lua_State *L, WOLFSSL_X509_STORE_CTX *store, int a
     else x509_push_der(L, d, dn);
     lua_rawseti(L, -2, ++k);
   }
-  if (as_der == 2) { /* the anchor later, if ever asked for (verify_verified_chain) */
-    lua_pushboolean(L, 1);
-    lua_setfield(L, -2, "anchor_pending");
-    return;
-  }
   if (n > 0) top = wolfSSL_X509_d2i(NULL, store->certs[n - 1].buffer, (int)store->certs[n - 1].length);
-  if ((anchor = verify_anchor_of(store, top)) != NULL) {
+  if (top && wolfSSL_X509_check_issued(top, top) != 0 &&
+      wolfSSL_X509_STORE_CTX_get1_issuer(&anchor, store, top) == WOLFSSL_SUCCESS && anchor) {
     int dn = 0;
     const unsigned char *d = wolfSSL_X509_get_der(anchor, &dn);
     if (d) {
@@ -280,15 +266,12 @@ static void verify_push_chain(lua_State *L, WOLFSSL_X509_STORE_CTX *store, int a
   wolfSSL_ERR_clear_error();
 }
 
-/* Keep the chain that passed (DER, leaf first) for conn:verified_chain(). The anchor is
- * looked up only when a script asks: parsing the top certificate and searching the
- * store cost about 490 K instructions, some 5 % of a full handshake for client and
- * server together (callgrind, bench/ W1), on every verified handshake. */
+/* Keep the chain that passed (DER, leaf first, anchor last) for conn:verified_chain(). */
 static void verify_keep_chain(Conn *c, WOLFSSL_X509_STORE_CTX *store, int ok) {
   lua_State *L = c->L;
   if (L == NULL || !lua_checkstack(L, 6) || !conn_push(L, c)) return;
   LW_GETUV(L, -1);
-  if (ok) verify_push_chain(L, store, 2);
+  if (ok) verify_push_chain(L, store, 1);
   else lua_pushnil(L);
   lua_setfield(L, -2, "verified_chain");
   lua_pop(L, 2);
@@ -474,36 +457,6 @@ static int verify_verified_chain(lua_State *L) {
     return 1;
   }
   n = (int)lua_rawlen(L, -1);
-  lua_getfield(L, -1, "anchor_pending");
-  if (lua_toboolean(L, -1) && n > 0) { /* append the anchor, once */
-    size_t dn;
-    const char *d;
-    WOLFSSL_X509 *top, *anchor = NULL;
-    WOLFSSL_X509_STORE_CTX *sc = wolfSSL_X509_STORE_CTX_new();
-    lua_rawgeti(L, -2, n);
-    d = lua_tolstring(L, -1, &dn);
-    top = wolfSSL_X509_d2i(NULL, (const unsigned char *)d, (int)dn);
-    lua_pop(L, 1);
-    if (sc && top &&
-        wolfSSL_X509_STORE_CTX_init(sc, wolfSSL_CTX_get_cert_store(wolfSSL_get_SSL_CTX(c->ssl)), top, NULL) ==
-            WOLFSSL_SUCCESS)
-      anchor = verify_anchor_of(sc, top);
-    if (anchor) {
-      int an = 0;
-      const unsigned char *ad = wolfSSL_X509_get_der(anchor, &an);
-      if (ad && an > 0) {
-        lua_pushlstring(L, (const char *)ad, (size_t)an);
-        lua_rawseti(L, -3, ++n);
-      }
-    }
-    wolfSSL_X509_free(anchor);
-    wolfSSL_X509_free(top);
-    wolfSSL_X509_STORE_CTX_free(sc);
-    wolfSSL_ERR_clear_error();
-    lua_pushnil(L);
-    lua_setfield(L, -3, "anchor_pending");
-  }
-  lua_pop(L, 1);
   lua_createtable(L, n, 0);
   for (i = 1; i <= n; i++) {
     size_t dn;
