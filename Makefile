@@ -45,7 +45,7 @@ ASAN_ENV = LD_PRELOAD=$(ASAN_LIB) \
   LSAN_OPTIONS=suppressions=$(CURDIR)/.ci/lsan.supp:print_suppressions=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all test test-only asan install setup demo clean FORCE
+.PHONY: all test test-only asan install setup demo clean FORCE bench bench-plot fuzz fuzz-smoke valgrind
 
 all: $(CORE)
 
@@ -77,6 +77,79 @@ asan:
 
 test-only:
 	$(TEST_ENV) $(BUSTED) --lua=$(LUA_BIN) $(BUSTED_ARGS) $(SPEC)
+
+# The whole suite under valgrind memcheck, against the normal build: zero definite leaks
+# and zero memory errors, or the run fails (exit 99). Children the specs start (openssl,
+# Lua peers) are not traced. Specs shrink their loop counts under WOLFSSL_SPEC_VALGRIND.
+# Suppressions: third-party only, each explained in .ci/valgrind.supp.
+VALGRIND = valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite \
+  --errors-for-leak-kinds=definite --error-exitcode=99 --trace-children=no \
+  --num-callers=40 --keep-debuginfo=yes --suppressions=$(CURDIR)/.ci/valgrind.supp
+BUSTED_SCRIPT ?= $(shell command -v $(BUSTED))
+
+valgrind: $(CORE)
+	$(TEST_ENV) WOLFSSL_SPEC_VALGRIND=1 $(VALGRIND) $(LUA_BIN) $(BUSTED_SCRIPT) $(BUSTED_ARGS) $(SPEC)
+
+# ---- benchmarks (bench/README in the README's Performance section) -------------------
+# `make bench` runs every workload against every implementation (about 8 minutes);
+# `make bench QUICK=1` the same shapes in about 2 minutes. Both print the table.
+BENCH_ARGS ?= $(if $(QUICK),--quick)
+build/bench/raw: bench/raw.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -Wall -Wextra -I$(WOLFSSL_INCDIR) -o $@ bench/raw.c $(LIBS)
+
+bench: $(CORE) build/bench/raw
+	$(TEST_ENV) $(LUA_BIN) bench/run.lua $(BENCH_ARGS)
+
+bench-plot:
+	@test -f build/bench/results.txt || { echo "no build/bench/results.txt: run 'make bench' first"; exit 1; }
+	$(LUA_BIN) bench/plot.lua build/bench/results.txt bench/results.png
+
+# ---- fuzzing: libFuzzer harness with clang (fuzz/harness.c, fuzz/targets.lua) ---------
+# `make fuzz` runs each target FUZZ_SECONDS (default 60) from a corpus seeded with real
+# handshakes; `make fuzz-smoke` is CI's 60-second run (15 s per target). A crash, a
+# sanitizer report or a Lua error escaping a target fails the run; libFuzzer leaves the
+# input as build/fuzz/crash-* (reproduce: FUZZ_TARGET=t build/fuzz/fuzz FILE). Inputs that
+# once crashed live in fuzz/regress/<target> and seed every run.
+FUZZ_CC ?= $(shell command -v clang-14 || command -v clang)
+FUZZ_DIR = build/fuzz
+FUZZ_TARGETS ?= server client cert record
+FUZZ_SECONDS ?= 60
+FUZZ_LUA_CFLAGS = $(shell pkg-config --cflags lua5.4)
+FUZZ_LUA_LIBS = $(shell pkg-config --libs lua5.4)
+
+$(FUZZ_DIR)/fuzz: $(SRC) $(HDR) fuzz/harness.c Makefile
+	@test -n "$(FUZZ_CC)" || { echo "no clang: run 'make setup'"; exit 1; }
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -std=c99 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=undefined -fno-omit-frame-pointer -fvisibility=hidden \
+	  -DLW_ROOT='"$(CURDIR)"' $(FUZZ_LUA_CFLAGS) -I$(WOLFSSL_INCDIR) \
+	  -o $@ $(SRC) fuzz/harness.c $(FUZZ_LUA_LIBS) $(LIBS)
+
+$(FUZZ_DIR)/seeds/.done: fuzz/seeds.lua build/5.4/wolfssl/core.so
+	$(MAKE) --no-print-directory LUA=5.4 all
+	$(TEST_ENV) lua5.4 fuzz/seeds.lua $(FUZZ_DIR)
+	@touch $@
+
+fuzz: $(FUZZ_DIR)/fuzz $(FUZZ_DIR)/seeds/.done
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "=== fuzz target $$t ($(FUZZ_SECONDS) s, log $(FUZZ_DIR)/$$t.log)"; \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$t; \
+	  if FUZZ_TARGET=$$t FUZZ_CERTS=$(CURDIR)/$(FUZZ_DIR)/certs \
+	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    $(FUZZ_DIR)/fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=2048 \
+	    -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/crash-$$t- \
+	    $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/seeds/$$t $$(test -d fuzz/regress/$$t && echo fuzz/regress/$$t) \
+	    >$(FUZZ_DIR)/$$t.log 2>&1; then \
+	    grep -E '^(stat::number_of_executed_units|stat::new_units_added|Done)' $(FUZZ_DIR)/$$t.log; \
+	    grep -E '^#[0-9]+.*cov:' $(FUZZ_DIR)/$$t.log | tail -n 1; \
+	  else \
+	    tail -n 60 $(FUZZ_DIR)/$$t.log; echo "!!! fuzz target $$t failed"; exit 1; \
+	  fi; \
+	done
+
+fuzz-smoke:
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15
 
 install: $(CORE)
 	install -d $(DESTDIR)$(LUADIR)/wolfssl $(DESTDIR)$(CMODDIR)/wolfssl

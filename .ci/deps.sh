@@ -16,4 +16,5 @@ $SUDO apt-get install -y --no-install-recommends \
   luajit2 libluajit2-5.1-dev \
   lua-busted lua-socket luarocks \
   openssl gnutls-bin \
-  nginx libnginx-mod-http-lua lua-sec
+  nginx libnginx-mod-http-lua lua-sec \
+  valgrind clang-14 libclang-rt-14-dev gnuplot-nox

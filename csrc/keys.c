@@ -48,6 +48,8 @@ static int keys_export(lua_State *L) {
   unsigned char *out;
   int rc;
   luaL_argcheck(L, n > 0 && n <= 16384, 3, "must be between 1 and 16384");
+  if (c->flags & CONN_RELEASED) /* wolfSSL_FreeArrays took the exporter secret (conn.c) */
+    return lw_error(L, "unsupported", "export_keying_material: the key material was released by release_handshake_data()");
   out = malloc((size_t)n);
   if (out == NULL) return luaL_error(L, "out of memory");
   rc = wolfSSL_export_keying_material(c->ssl, out, (size_t)n, label, llen, (const unsigned char *)context, clen,
@@ -124,6 +126,8 @@ static int keys_push_keylog(lua_State *L, Conn *c, const char **why) {
 static int keys_keylog(lua_State *L) {
   Conn *c = keys_check_done(L, "keylog");
   const char *why = NULL;
+  if (c->flags & CONN_RELEASED)
+    return lw_error(L, "unsupported", "keylog: the key material was released by release_handshake_data()");
   if (keys_push_keylog(L, c, &why) == 0) return 1;
   return lw_error(L, "unsupported", "%s", why);
 }

@@ -67,6 +67,8 @@ enum { VERIFY_NONE = 0, VERIFY_PEER = 1, VERIFY_REQUIRED = 2 };
 #define CONN_TICKET_DROPPED 0x20 /* the server ignored our ticket: full handshake */
 #define CONN_OBSERVED 0x40 /* record.c has decided whether the connection is traced */
 #define CONN_KEYLOG 0x80   /* keep TLS 1.3 key-log lines for conn:keylog() (keys.c) */
+#define CONN_RELEASED 0x100 /* release_handshake_data(): wolfSSL_FreeArrays ran, so the
+                             * exporter and client/server randoms are gone (conn.c) */
 
 typedef struct Trace Trace; /* record.c: the trace and the ClientHello hook's state */
 

@@ -487,26 +487,98 @@ static int x509_extended_key_usage(lua_State *L) {
   return x509_push_bits(L, x, NID_ext_key_usage, wolfSSL_X509_get_extended_key_usage(x), bits);
 }
 
+/* ---- extensions() from the DER -------------------------------------------------------
+ * wolfSSL_X509_get_ext() re-parses the extension through wolfSSL_X509_set_ext, which
+ * double-frees on some malformed extensions (wolfSSL 5.5.4; found by `make fuzz`, the
+ * cert target, crash input reduced to one changed byte of a valid certificate). The
+ * binding therefore reads the list itself from the certificate's DER (RFC 5280 4.1):
+ * Certificate -> tbsCertificate -> [3] EXPLICIT Extensions -> Extension {extnID,
+ * critical BOOLEAN DEFAULT FALSE, extnValue}. */
+
+/* The DER element at p[0..n): tag, and its contents as [*c, *c + *clen). 0 if bad. */
+static int x509_tlv(const unsigned char *p, size_t n, int *tag, const unsigned char **c, size_t *clen) {
+  size_t len, i, k;
+  if (n < 2) return 0;
+  *tag = p[0];
+  if (p[1] < 0x80) {
+    len = p[1];
+    i = 2;
+  } else {
+    k = p[1] & 0x7f;
+    if (k == 0 || k > 4 || n < 2 + k) return 0;
+    for (len = 0, i = 0; i < k; i++) len = (len << 8) | p[2 + i];
+    i = 2 + k;
+  }
+  if (len > n - i) return 0;
+  *c = p + i;
+  *clen = len;
+  return 1;
+}
+
+/* dotted text of an OID's contents into buf; 0 if malformed */
+static int x509_oid_text(const unsigned char *p, size_t n, char *buf, size_t size) {
+  size_t i, used = 0;
+  unsigned long v = 0;
+  int first = 1, w;
+  if (n == 0) return 0;
+  for (i = 0; i < n; i++) {
+    if (v > (~0UL >> 7)) return 0;
+    v = (v << 7) | (p[i] & 0x7f);
+    if (p[i] & 0x80) continue;
+    if (first) {
+      unsigned long a = v < 80 ? v / 40 : 2;
+      w = snprintf(buf + used, size - used, "%lu.%lu", a, v - a * 40);
+      first = 0;
+    } else {
+      w = snprintf(buf + used, size - used, ".%lu", v);
+    }
+    if (w < 0 || (size_t)w >= size - used) return 0;
+    used += (size_t)w;
+    v = 0;
+  }
+  return (p[n - 1] & 0x80) == 0;
+}
+
 /* extensions() -> {{oid = "2.5.29.19", name = "basicConstraints", critical = true}, ...} */
 static int x509_extensions(lua_State *L) {
   WOLFSSL_X509 *x = x509_check(L, 1);
-  int i, n = wolfSSL_X509_get_ext_count(x), k = 0;
-  lua_createtable(L, n > 0 ? n : 0, 0);
-  for (i = 0; i < n; i++) {
-    WOLFSSL_X509_EXTENSION *e = wolfSSL_X509_get_ext(x, i);
-    WOLFSSL_ASN1_OBJECT *o = e ? wolfSSL_X509_EXTENSION_get_object(e) : NULL;
+  int dlen = 0, tag, k = 0;
+  const unsigned char *der = wolfSSL_X509_get_der(x, &dlen), *c, *tbs, *q;
+  size_t clen, tlen, qlen;
+  lua_newtable(L);
+  if (der == NULL || dlen <= 0 || !x509_tlv(der, (size_t)dlen, &tag, &c, &clen) || tag != 0x30 ||
+      !x509_tlv(c, clen, &tag, &tbs, &tlen) || tag != 0x30)
+    return 1;
+  /* the fields of tbsCertificate up to [3]: skip until the context tag 0xa3 */
+  for (q = tbs; q < tbs + tlen; q = c + clen) {
+    if (!x509_tlv(q, (size_t)(tbs + tlen - q), &tag, &c, &clen)) return 1;
+    if (tag == 0xa3) break;
+  }
+  if (q >= tbs + tlen || !x509_tlv(c, clen, &tag, &q, &qlen) || tag != 0x30) return 1;
+  for (c = q; c < q + qlen;) {
+    const unsigned char *e, *f;
+    size_t elen, flen;
     char oid[128];
+    int nid, critical = 0;
     const char *sn;
-    int nid;
-    if (o == NULL || wolfSSL_OBJ_obj2txt(oid, sizeof oid, o, 1) <= 0) continue;
-    nid = wolfSSL_OBJ_obj2nid(o);
+    if (!x509_tlv(c, (size_t)(q + qlen - c), &tag, &e, &elen) || tag != 0x30) break;
+    c = e + elen;
+    if (!x509_tlv(e, elen, &tag, &f, &flen) || tag != 0x06 || !x509_oid_text(f, flen, oid, sizeof oid))
+      continue;
+    {
+      const unsigned char *g = f + flen, *h;
+      size_t hlen;
+      if (g < e + elen && x509_tlv(g, (size_t)(e + elen - g), &tag, &h, &hlen) && tag == 0x01 && hlen == 1)
+        critical = h[0] != 0;
+    }
+    nid = wolfSSL_OBJ_txt2nid(oid);
     sn = nid > 0 ? wolfSSL_OBJ_nid2sn(nid) : NULL;
     lua_createtable(L, 0, 3);
     lua_pushstring(L, oid);
     lua_setfield(L, -2, "oid");
     lua_pushstring(L, sn ? sn : oid);
     lua_setfield(L, -2, "name");
-    lua_pushboolean(L, wolfSSL_X509_EXTENSION_get_critical(e));
+    lua_pushboolean(L, critical);
     lua_setfield(L, -2, "critical");
     lua_rawseti(L, -2, ++k);
   }

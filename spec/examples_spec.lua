@@ -65,7 +65,7 @@ describe("examples/echo_server.lua", function()
     tcp:close()
     assert.is_true(peer.wait(proc, 5))
     peer.stop(proc)
-    assert.matches("client connected: TLSv1.3 TLS_AES_128_GCM_SHA256", peer.output(proc), 1, true)
+    assert.matches("client connected: TLSv1.3 TLS_CHACHA20_POLY1305_SHA256", peer.output(proc), 1, true)
   end)
 end)
 

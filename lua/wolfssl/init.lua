@@ -35,6 +35,19 @@ M.DEFAULT_CIPHERS = table.concat({
   "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
 }, ":")
 
+-- A server picks the suite by its own order (wolfSSL's default, measured), so its order
+-- decides what every connection pays for bulk data. This wolfSSL has no AES-NI
+-- (wolfssl-notes.md item 12): bench/ W3 measured ChaCha20-Poly1305 at about twice the
+-- throughput of AES-128-GCM on both ends, at the same handshake cost. A server therefore
+-- prefers ChaCha20; a client keeps AES-GCM first, as most servers it meets have AES-NI
+-- and choose by their own order anyway.
+M.DEFAULT_SERVER_CIPHERS = table.concat({
+  "TLS13-CHACHA20-POLY1305-SHA256", "TLS13-AES128-GCM-SHA256", "TLS13-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+  "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+}, ":")
+
 -- X25519 first: it is the fastest key exchange in this wolfSSL build (item 12) and the
 -- first group is the one a TLS 1.3 client sends a key share for.
 M.DEFAULT_GROUPS = { "X25519", "P-256", "P-384" }
@@ -193,9 +206,10 @@ option("max_version", {
 option("ciphers", {
   check = is_string,
   apply = function(ctx, v, o)
+    local default = o.role == "server" and M.DEFAULT_SERVER_CIPHERS or M.DEFAULT_CIPHERS
     -- PSK contexts also need TLS 1.2 PSK suites (session.lua: DEFAULT_PSK_CIPHERS)
-    if not v and (o.psk or o.on_psk) then v = M.DEFAULT_CIPHERS .. ":" .. M.DEFAULT_PSK_CIPHERS end
-    return ctx:set_ciphers(v or M.DEFAULT_CIPHERS)
+    if not v and (o.psk or o.on_psk) then v = default .. ":" .. M.DEFAULT_PSK_CIPHERS end
+    return ctx:set_ciphers(v or default)
   end,
   always = true,
 })
