@@ -149,6 +149,7 @@ void pki_open(lua_State *L);
 
 /* verify.c */
 int verify_callback(int preverify, WOLFSSL_X509_STORE_CTX *store);
+void verify_chain_complete(lua_State *L, Conn *c); /* the kept chain's anchor, on demand */
 int verify_set_host(Conn *c, const char *name, size_t len);
 void verify_reset(Conn *c);
 int verify_late_failure(Conn *c, int err); /* errors.c: OCSP and parse-time failures */

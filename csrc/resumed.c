@@ -159,6 +159,7 @@ void resumed_record(lua_State *L, Conn *c, SessionVerify *v) {
   v->verified = resumed_peer_verified(L, c);
   v->error = c->verify_err ? c->verify_err : c->verify_override;
   if (c->role == ROLE_CLIENT && c->host) v->host = lw_strdup(c->host);
+  if (v->verified && lua_checkstack(L, 4)) verify_chain_complete(L, c);
   if (v->verified && lua_checkstack(L, 4) && conn_push(L, c)) {
     LW_GETUV(L, -1);
     lua_getfield(L, -1, "verified_chain");

@@ -238,6 +238,18 @@ static const VerifyPolicy *verify_policy_of(Conn *c) {
  * the anchor to the callback, item 4). Built from the store's certificate buffers:
  * X509_STORE_CTX_get_chain would give the same in reverse, but leaks an X509 on each
  * call in 5.5.4 (found with valgrind: wolfSSL_get_chain_X509 inside it). */
+/* The trust anchor that issued `top`, looked up in `st`: a new reference, or NULL. */
+static WOLFSSL_X509 *verify_anchor_of(WOLFSSL_X509_STORE_CTX *st, WOLFSSL_X509 *top) {
+  WOLFSSL_X509 *anchor = NULL;
+  if (top && wolfSSL_X509_check_issued(top, top) != 0 &&
+      wolfSSL_X509_STORE_CTX_get1_issuer(&anchor, st, top) == WOLFSSL_SUCCESS)
+    return anchor;
+  wolfSSL_X509_free(anchor);
+  return NULL;
+}
+
+/* as_der: 0 Certificates with the anchor, 1 DER with the anchor, 2 DER without it and
+ * `anchor_pending` set (verify_chain_complete finds it later, if anyone asks). */
 static void verify_push_chain(lua_State *L, WOLFSSL_X509_STORE_CTX *store, int as_der) {
   int i, n = store->certs ? store->totalCerts : 0, k = 0;
   WOLFSSL_X509 *top = NULL, *anchor = NULL;
@@ -250,9 +262,13 @@ static void verify_push_chain(lua_State *L, WOLFSSL_X509_STORE_CTX *store, int a
     else x509_push_der(L, d, dn);
     lua_rawseti(L, -2, ++k);
   }
+  if (as_der == 2) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "anchor_pending");
+    return;
+  }
   if (n > 0) top = wolfSSL_X509_d2i(NULL, store->certs[n - 1].buffer, (int)store->certs[n - 1].length);
-  if (top && wolfSSL_X509_check_issued(top, top) != 0 &&
-      wolfSSL_X509_STORE_CTX_get1_issuer(&anchor, store, top) == WOLFSSL_SUCCESS && anchor) {
+  if ((anchor = verify_anchor_of(store, top)) != NULL) {
     int dn = 0;
     const unsigned char *d = wolfSSL_X509_get_der(anchor, &dn);
     if (d) {
@@ -266,12 +282,16 @@ static void verify_push_chain(lua_State *L, WOLFSSL_X509_STORE_CTX *store, int a
   wolfSSL_ERR_clear_error();
 }
 
-/* Keep the chain that passed (DER, leaf first, anchor last) for conn:verified_chain(). */
+/* Keep the chain that passed (DER, leaf first) for conn:verified_chain() and the
+ * sessions made from this connection. Its trust anchor is looked up only when one of
+ * them asks (verify_chain_complete): parsing the top certificate and searching the store
+ * cost about 490 K instructions, some 5 % of a full handshake for client and server
+ * together (callgrind, bench W1), on every verified handshake. */
 static void verify_keep_chain(Conn *c, WOLFSSL_X509_STORE_CTX *store, int ok) {
   lua_State *L = c->L;
   if (L == NULL || !lua_checkstack(L, 6) || !conn_push(L, c)) return;
   LW_GETUV(L, -1);
-  if (ok) verify_push_chain(L, store, 1);
+  if (ok) verify_push_chain(L, store, 2);
   else lua_pushnil(L);
   lua_setfield(L, -2, "verified_chain");
   lua_pop(L, 2);
@@ -447,9 +467,58 @@ int verify_late_failure(Conn *c, int err) {
 
 /* conn:verified_chain() -> the chain that passed verification, leaf first, ending with
  * the trust anchor; nil if the peer was not verified (or on_verify overrode a failure). */
+/* Append the trust anchor to the kept chain if it is still pending: the issuer of its
+ * last certificate in the store of the context that verified it. */
+void verify_chain_complete(lua_State *L, Conn *c) {
+  size_t dn;
+  const char *d;
+  int n;
+  WOLFSSL_X509 *top, *anchor = NULL;
+  WOLFSSL_X509_STORE_CTX *sc;
+  if (c->ssl == NULL || !lua_checkstack(L, 6) || !conn_push(L, c)) return;
+  LW_GETUV(L, -1);
+  lua_getfield(L, -1, "verified_chain");
+  if (!lua_istable(L, -1)) {
+    lua_pop(L, 3);
+    return;
+  }
+  lua_getfield(L, -1, "anchor_pending");
+  n = (int)lua_rawlen(L, -2);
+  if (!lua_toboolean(L, -1) || n == 0) {
+    lua_pop(L, 4);
+    return;
+  }
+  lua_pop(L, 1);
+  lua_pushnil(L);
+  lua_setfield(L, -2, "anchor_pending"); /* once, found or not */
+  lua_rawgeti(L, -1, n);
+  d = lua_tolstring(L, -1, &dn);
+  top = d ? wolfSSL_X509_d2i(NULL, (const unsigned char *)d, (int)dn) : NULL;
+  lua_pop(L, 1);
+  sc = wolfSSL_X509_STORE_CTX_new();
+  if (sc && top &&
+      wolfSSL_X509_STORE_CTX_init(sc, wolfSSL_CTX_get_cert_store(wolfSSL_get_SSL_CTX(c->ssl)), top, NULL) ==
+          WOLFSSL_SUCCESS)
+    anchor = verify_anchor_of(sc, top);
+  if (anchor) {
+    int an = 0;
+    const unsigned char *ad = wolfSSL_X509_get_der(anchor, &an);
+    if (ad && an > 0) {
+      lua_pushlstring(L, (const char *)ad, (size_t)an);
+      lua_rawseti(L, -2, n + 1);
+    }
+  }
+  wolfSSL_X509_free(anchor);
+  wolfSSL_X509_free(top);
+  wolfSSL_X509_STORE_CTX_free(sc);
+  wolfSSL_ERR_clear_error();
+  lua_pop(L, 3);
+}
+
 static int verify_verified_chain(lua_State *L) {
   Conn *c = conn_check(L, 1);
   int i, n;
+  verify_chain_complete(L, c);
   LW_GETUV(L, 1);
   lua_getfield(L, -1, "verified_chain");
   if (!lua_istable(L, -1) || !(c->flags & CONN_DONE) || c->verify_err || c->verify_override) {
