@@ -75,20 +75,29 @@ static int keys_push_finished(lua_State *L, int peer) {
 static int keys_finished(lua_State *L) { return keys_push_finished(L, 0); }
 static int keys_peer_finished(lua_State *L) { return keys_push_finished(L, 1); }
 
+/* A hello random, or nil while there is none: wolfSSL hands back 32 zero bytes before the
+ * ClientHello is made (client) or received (server), and after release_handshake_data. */
+static int keys_push_random(lua_State *L, const unsigned char *buf, size_t n) {
+  size_t i;
+  for (i = 0; n == RANDOM_SZ && i < n; i++)
+    if (buf[i] != 0) {
+      lua_pushlstring(L, (const char *)buf, n);
+      return 1;
+    }
+  lua_pushnil(L);
+  return 1;
+}
+
 static int keys_client_random(lua_State *L) {
   Conn *c = conn_check(L, 1);
   unsigned char buf[RANDOM_SZ];
-  size_t n = wolfSSL_get_client_random(c->ssl, buf, sizeof buf);
-  lua_pushlstring(L, (const char *)buf, n == sizeof buf ? n : 0);
-  return 1;
+  return keys_push_random(L, buf, wolfSSL_get_client_random(c->ssl, buf, sizeof buf));
 }
 
 static int keys_server_random(lua_State *L) {
   Conn *c = conn_check(L, 1);
   unsigned char buf[RANDOM_SZ];
-  size_t n = wolfSSL_get_server_random(c->ssl, buf, sizeof buf);
-  lua_pushlstring(L, (const char *)buf, n == sizeof buf ? n : 0);
-  return 1;
+  return keys_push_random(L, buf, wolfSSL_get_server_random(c->ssl, buf, sizeof buf));
 }
 
 /* Push the connection's key-log text (lines without the final newline); 0, or -1 with a

@@ -37,7 +37,7 @@ print("  made a throwaway CA and a certificate for localhost in " .. dir)
 -- 2. the echo server, in its own process
 local log = path("server.log")
 -- under io.popen, so that closing the pipe at the end waits for the server and reaps it
-local pp = io.popen(("sh -c 'echo $$; exec %s %s/echo_server.lua %s %s 0 --once >%s 2>&1'")
+local pp = io.popen(("exec sh -c 'echo $$; exec %s %s/echo_server.lua %s %s 0 --once >%s 2>&1'")
   :format(lua, here, path("server.pem"), path("server.key"), log))
 local pid = tonumber(pp:read("*l"))
 local port

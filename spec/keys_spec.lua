@@ -80,6 +80,24 @@ for _, version in ipairs({ "tls1.2", "tls1.3" }) do
     end)
   end)
 
+  it(version .. " randoms are nil until their hello is made or received", function()
+    local c = client_ctx(V):connection({ server_name = "localhost" })
+    local s = server_ctx(V):connection()
+    assert.is_nil(c:client_random())
+    assert.is_nil(c:server_random())
+    c:handshake() -- the ClientHello is made
+    assert.equal(32, #c:client_random())
+    assert.is_nil(c:server_random())
+    assert.is_nil(s:client_random())
+    s:feed(c:take())
+    s:handshake() -- the server reads it and answers
+    assert.equal(c:client_random(), s:client_random())
+    assert.equal(32, #s:server_random())
+    c:feed(s:take())
+    c:handshake()
+    assert.equal(s:server_random(), c:server_random())
+  end)
+
   it(version .. " exporter equals openssl s_client -keymatexport", function()
     local ctx = server_ctx(V)
     local mine, out = serve_s_client(ctx, ("-keymatexport EXPERIMENTAL-lua -keymatexportlen 24 -servername localhost -CAfile %s")

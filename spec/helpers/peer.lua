@@ -34,7 +34,7 @@ function M.spawn(cmd, opts)
   -- The program stays a descendant of this process, under the popen: closing the pipe
   -- waits for it and so reaps it (where init does not reap orphans, detached children
   -- would pile up as zombies). `echo $$; exec` makes the PID we read the program's own.
-  local line = env .. "sh -c " .. q(("echo $$; exec %s <%s >%s 2>&1"):format(cmd, q(input), q(log)))
+  local line = "exec " .. env .. "sh -c " .. q(("echo $$; exec %s <%s >%s 2>&1"):format(cmd, q(input), q(log)))
   local p = io.popen(line)
   local pid = tonumber(p:read("*l"))
   assert(pid, "could not start: " .. cmd)
