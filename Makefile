@@ -156,9 +156,11 @@ install: $(CORE)
 	install -m 644 lua/wolfssl/*.lua $(DESTDIR)$(LUADIR)/wolfssl/
 	install -m 755 $(CORE) $(DESTDIR)$(CMODDIR)/wolfssl/core.so
 
-# Every Debian package the build, the tests and the demo need.
+# Every Debian package the build, the tests and the demo need (.ci/packages).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 setup:
-	sh .ci/deps.sh
+	$(SUDO) apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$(grep -v '^#' .ci/packages)
 	@echo "setup done: now 'make demo' and 'make test'"
 
 demo: $(CORE)
