@@ -316,6 +316,22 @@ local function tls12_cache(extra)
   return server_ctx(t)
 end
 
+-- One TLS 1.2 session the server side holds past its timeout, made once: wolfSSL's
+-- session clock counts whole seconds, so expiry costs two seconds of real time.
+local expired
+local function expired_session()
+  if not expired then
+    local store = {}
+    local sctx = tls12_cache({ session_timeout = 1, on_session_store = function(_, id, sess) store[id] = sess:export() end })
+    local cctx = client_ctx({ max_version = "tls1.2", tickets = false, session_timeout = 600 })
+    local _, p = assert(handshake(cctx, sctx))
+    local session = assert(p.client:session())
+    require("socket").sleep(2.1)
+    expired = { cctx = cctx, session = session, bytes = assert(store[session:id()]) }
+  end
+  return expired
+end
+
 local CALLBACKS = {
   password = {
     run = function(fn)
@@ -445,8 +461,18 @@ local CALLBACKS = {
       { value = {}, message = "callback error: on_client_hello must return nil, true, false or wolfssl.PAUSE (got table)" },
     },
   },
-  -- on_session_remove runs only when a looked-up session has expired (seconds of real
-  -- time per case): left pending below rather than slowing every run down.
+  on_session_remove = { -- runs when a looked-up session has expired; its return value is ignored
+    run = function(fn)
+      local e = expired_session()
+      local sctx = tls12_cache({ session_timeout = 1, on_session_lookup = function() return e.bytes end,
+        on_session_remove = fn })
+      local ok, p, code = handshake(e.cctx, sctx, { session = e.session })
+      if ok and p.client:info().resumed then return nil, "resumed an expired session" end
+      return ok, p, code
+    end,
+    good = function() end,
+    wrong = { { value = 42, ok = true }, { value = {}, ok = true } },
+  },
 }
 for _, sc in pairs(CALLBACKS) do sc.thrown = sc.thrown or "callback error: " end
 
