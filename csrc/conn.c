@@ -427,6 +427,10 @@ static int conn_read(lua_State *L) {
   }
   conn_end(c);
   if (rc > 0) {
+    /* a callback failed in a read that also got data (a ticket's on_session): the data
+     * is the script's, and the error is latched for its next call, as it would be had
+     * the records come in two reads */
+    if (c->cb_error) lua_pop(L, conn_error(L, c, WOLFSSL_FATAL_ERROR, "read"));
     lua_pushlstring(L, buf, (size_t)rc);
     return 1;
   }

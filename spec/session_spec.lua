@@ -84,6 +84,22 @@ for _, version in ipairs({ "tls1.2", "tls1.3" }) do
       assert.matches("callback error: .*session store is full", err)
     end)
 
+    if version == "tls1.3" then
+      it("keep the data of a read whose ticket made on_session throw, and fail the next call", function()
+        local cctx = client_ctx({ max_version = version, on_session = function() error("session store is full") end })
+        local p = assert(wolfssl.pair(cctx, server_ctx(V)))
+        assert(p.server:write("hello"))
+        p.client:feed(p.server:take()) -- the tickets and the data in one go
+        assert.equal("hello", p.client:read())
+        for _ = 1, 2 do -- latched, like any callback error
+          local data, err, code = p.client:read()
+          assert.is_nil(data)
+          assert.equal("callback", code)
+          assert.matches("^callback error: .*session store is full$", err)
+        end
+      end)
+    end
+
     it("are not offered, and not issued, when tickets = false and the cache is off", function()
       local sctx = server_ctx({ max_version = version, tickets = false, session_cache = false })
       local p = assert(wolfssl.pair(client_ctx(V), sctx))
