@@ -44,13 +44,7 @@ describe("examples/echo_server.lua", function()
   it("echoes what a verified client sends", function()
     local proc = peer.spawn(("%s examples/echo_server.lua %s %s 0 --once"):format(LUA,
       q(certs.path("ec.pem")), q(certs.path("ec.key"))), { lua = true })
-    local port
-    local deadline = socket.gettime() + 10
-    repeat
-      port = peer.output(proc):match("listening on 127%.0%.0%.1:(%d+)")
-      if not port then socket.sleep(0.02) end
-    until port or socket.gettime() > deadline
-    assert.truthy(port, peer.output(proc))
+    local port = peer.wait_output(proc, "listening on 127%.0%.0%.1:(%d+)")
     local ctx = assert(wolfssl.context({ role = "client", ca = certs.path("ca.pem") }))
     local tcp = assert(socket.connect("127.0.0.1", tonumber(port)))
     local conn = assert(ctx:connection({ server_name = "localhost", fd = tcp:getfd() }))
@@ -83,14 +77,7 @@ end)
 -- Start a long-running example and wait for its "listening on 127.0.0.1:PORT" line.
 local function start_server(script, args)
   local proc = peer.spawn(("%s examples/%s %s"):format(LUA, script, args), { lua = true })
-  local port
-  local deadline = socket.gettime() + 10
-  repeat
-    port = peer.output(proc):match("listening on 127%.0%.0%.1:(%d+)")
-    if not port then socket.sleep(0.02) end
-  until port or socket.gettime() > deadline
-  assert.truthy(port, peer.output(proc))
-  return proc, tonumber(port)
+  return proc, peer.wait_output(proc, "listening on 127%.0%.0%.1:(%d+)")
 end
 
 describe("examples/pinning_client.lua", function()

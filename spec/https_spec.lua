@@ -52,14 +52,7 @@ local function server(kind, n)
     end
   ]]):format(certs.path(kind .. ".pem"), certs.path(kind .. ".key"), n or 1))
   local proc = peer.spawn(LUA .. " " .. tmp.quote(script), { lua = true })
-  local port
-  local deadline = socket.gettime() + 10
-  repeat
-    port = peer.output(proc):match("listening (%d+)")
-    if not port then socket.sleep(0.02) end
-  until port or socket.gettime() > deadline or not peer.alive(proc)
-  assert(port, "server did not start: " .. peer.output(proc))
-  return proc, tonumber(port)
+  return proc, peer.wait_output(proc, "listening (%d+)")
 end
 
 describe("wolfssl.https.request", function()

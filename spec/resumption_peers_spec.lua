@@ -174,13 +174,7 @@ describe("two lua-wolfssl server processes sharing ticket keys", function()
     local srv = peer.spawn(("%s examples/shared_tickets.lua serve %s %s %s"):format(LUA, q(secret),
       q(certs.path("ec.pem")), q(certs.path("ec.key"))), { lua = true })
     finally(function() peer.stop(srv) end)
-    local port
-    local deadline = socket.gettime() + 10
-    repeat
-      port = peer.output(srv):match("listening on 127%.0%.0%.1:(%d+)")
-      if not port then socket.sleep(0.02) end
-    until port or socket.gettime() > deadline
-    assert.truthy(port, peer.output(srv))
+    local port = peer.wait_output(srv, "listening on 127%.0%.0%.1:(%d+)")
     local file = tmp.path("lua-server-session.bin")
     for i, expect in ipairs({ "false", "true" }) do
       local proc = peer.spawn(("%s examples/resume_client.lua localhost %s %s --session %s"):format(LUA, port,

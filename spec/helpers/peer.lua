@@ -120,6 +120,22 @@ function M.wait_port(port, proc, timeout)
   error("timed out waiting for port " .. port .. (proc and ("\n" .. M.output(proc)) or ""), 2)
 end
 
+-- Wait until proc's output matches pattern (a server printing the port it listens on);
+-- returns the first capture as a number when it is one. Raises, with the output, when
+-- proc exits first or the time is up.
+function M.wait_output(proc, pattern, timeout)
+  local deadline = socket.gettime() + (timeout or 10)
+  while true do
+    local alive = M.alive(proc) -- before reading: what it printed before exiting counts
+    local out = M.output(proc)
+    local got = out:match(pattern)
+    if got then return tonumber(got) or got end
+    if not alive then error("peer exited before printing " .. pattern .. ": " .. proc.cmd .. "\n" .. out, 2) end
+    if socket.gettime() > deadline then error("timed out waiting for " .. pattern .. "\n" .. out, 2) end
+    socket.sleep(0.02)
+  end
+end
+
 -- openssl s_server on a free port. opts: cert, key, args (extra string), input.
 -- Returns the process handle with .port.
 function M.s_server(opts)
